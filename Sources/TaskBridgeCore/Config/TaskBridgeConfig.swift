@@ -1,0 +1,169 @@
+/// The parsed service configuration (`config/taskbridge.json`). Secrets stay as
+/// references here; they are resolved when the service starts.
+public struct TaskBridgeConfig: Sendable {
+    public var server = ServerSettings()
+    public var storage = StorageSettings()
+    public var sources: [String: SourceConfig] = [:]
+    public var targets: [String: TargetConfig] = [:]
+    /// Rule file paths or globs, relative to the config file's directory.
+    public var rules: [String] = ["rules/*.json"]
+    public var admin = AdminSettings()
+    public var delivery = DeliverySettings()
+    public var retention = RetentionSettings()
+    public var logging = LoggingSettings()
+
+    public init() {}
+}
+
+public struct ServerSettings: Sendable {
+    public var host: String?
+    public var port: Int?
+    /// Mount point when served under a sub-path behind a proxy, e.g. `/taskbridge`.
+    public var pathPrefix = ""
+    public var trustedProxies: [CIDR] = []
+    public var idleTimeoutSeconds = 30.0
+    /// Time a client gets to send a complete request head.
+    public var headerTimeoutSeconds = 10.0
+    /// Time a client gets to send a whole request, head and body.
+    public var requestTimeoutSeconds = 30.0
+    public var maxConnections = 2048
+    public init() {}
+}
+
+public struct StorageSettings: Sendable {
+    public enum Synchronous: String, Sendable { case full, normal }
+    public var dataDir: String?
+    /// `full` fsyncs every commit (survives power loss); `normal` survives process
+    /// crashes only.
+    public var synchronous = Synchronous.full
+    public init() {}
+}
+
+public struct RateLimitSettings: Sendable, Hashable {
+    public var burst: Int
+    public var perSecond: Double
+
+    public init(burst: Int, perSecond: Double) {
+        self.burst = burst
+        self.perSecond = perSecond
+    }
+}
+
+public struct SourceConfig: Sendable {
+    public var name: String
+    public var kind: SourceKind
+    /// Several secrets may be valid at once so they can be rotated without downtime.
+    public var secrets: [SecretReference] = []
+    public var maxBodyBytes: Int
+    public var rateLimitPerClient: RateLimitSettings?
+    public var rateLimitPerSource: RateLimitSettings?
+    public var widget: WidgetSettings?
+
+    public static let defaultMaxBodyBytes = 1 << 20
+    /// GitHub caps webhook payloads at 25 MB.
+    public static let maxBodyBytesLimit = 25 * 1024 * 1024
+
+    public init(name: String, kind: SourceKind, maxBodyBytes: Int = SourceConfig.defaultMaxBodyBytes) {
+        self.name = name
+        self.kind = kind
+        self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+public struct WidgetSettings: Sendable {
+    /// Exact origins (`https://www.example.com`) allowed to post from a browser.
+    public var allowedOrigins: [String] = []
+    /// A form field humans never fill in; a submission that fills it is dropped.
+    public var honeypotField: String? = "website"
+    public var fieldLimits: [String: Int] = WidgetSettings.defaultFieldLimits
+    public var extraFields: [String] = []
+
+    public static let standardFields = ["message", "name", "email", "page"]
+    public static let defaultFieldLimits = ["message": 5000, "name": 200, "email": 320, "page": 2048]
+    public static let defaultExtraFieldLimit = 500
+
+    public func limit(for field: String) -> Int {
+        fieldLimits[field] ?? WidgetSettings.defaultExtraFieldLimit
+    }
+
+    public init() {}
+}
+
+public struct TargetConfig: Sendable {
+    public enum Kind: String, Sendable { case groupchat }
+    public var name: String
+    public var kind: Kind
+    public var baseURL = StringSetting(literal: "https://groupchat.ai")
+    public var token: SecretReference?
+    public var workspaceId: StringSetting?
+    /// Project (id or name) for steps that do not name one.
+    public var defaultProject: String?
+    public var timeoutSeconds = 15.0
+    public var concurrency = 16
+    public var rateLimit: RateLimitSettings?
+    public var retry = RetrySettings()
+    public var breaker = BreakerSettings()
+    public var batch = BatchSettings()
+    /// How long resolved names (stages, projects, members, agents) are cached.
+    public var directoryCacheSeconds = 300.0
+
+    public init(name: String, kind: Kind) {
+        self.name = name
+        self.kind = kind
+    }
+}
+
+public struct RetrySettings: Sendable, Hashable {
+    public var maxAttempts = 400
+    /// A step older than this is dead-lettered instead of retried. Three days rides out
+    /// a day-long upstream outage with room to spare.
+    public var maxAgeSeconds = 3.0 * 86_400
+    public var initialDelaySeconds = 1.0
+    public var maxDelaySeconds = 600.0
+    /// Upper bound on how long a `Retry-After` answer may hold a job back.
+    public var retryAfterCapSeconds = 3_600.0
+    public init() {}
+}
+
+public struct BreakerSettings: Sendable, Hashable {
+    public var failureThreshold = 10
+    public var openSeconds = 30.0
+    public init() {}
+}
+
+public struct BatchSettings: Sendable, Hashable {
+    public var enabled = true
+    /// GroupChat accepts at most 200 operations per batch call.
+    public var maxOperations = 200
+    public init() {}
+}
+
+public struct AdminSettings: Sendable {
+    public var token: SecretReference? = .env("TASKBRIDGE_ADMIN_TOKEN")
+    public init() {}
+}
+
+public struct DeliverySettings: Sendable {
+    /// Jobs held (claimed) at once across all targets.
+    public var maxInFlight = 1024
+    public var leaseSeconds = 60.0
+    public var pollIntervalSeconds = 1.0
+    /// On SIGTERM, in-flight steps get this long to finish before they are released.
+    public var shutdownGraceSeconds = 10.0
+    public init() {}
+}
+
+public struct RetentionSettings: Sendable {
+    /// Delivered (and unmatched) events and their attempts are pruned after this many
+    /// days; dead letters are kept until handled.
+    public var days = 14.0
+    public var pruneIntervalSeconds = 3_600.0
+    public init() {}
+}
+
+public struct LoggingSettings: Sendable {
+    public enum Format: String, Sendable { case text, json }
+    public var format = Format.text
+    public var level = "info"
+    public init() {}
+}

@@ -1,0 +1,96 @@
+extension RuleParser {
+    func parseStep(_ node: JSONNode, index: Int, ruleTarget: String, earlier: [StepSpec], scope: Scope) -> StepSpec? {
+        let sink = node.sink
+        let before = sink.diagnostics.count
+        guard case .object(let members) = node.value else {
+            node.report("expected a step object, found \(node.value.typeName)")
+            return nil
+        }
+        guard let actionNode = JSONObjectNode(members: members, path: node.path, sink: sink).required("action"),
+              let action = actionNode.oneOf(StepSpec.Action.allCases.map { ($0.rawValue, $0) }) else {
+            return nil
+        }
+        guard let o = node.object(allowed: ["id", "action", "target"] + action.fields) else { return nil }
+        for field in action.requiredFields where !o.has(field) {
+            o.report("\(action.rawValue) needs \"\(field)\"")
+        }
+        // Step id: explicit, or its index.
+        var id = String(index)
+        if let n = o.node("id"), let text = n.string() {
+            if !text.allSatisfy(FieldPath.isIdentifierCharacter) {
+                n.report("step id \"\(text)\" must be letters, digits, \"_\" or \"-\"")
+            } else if earlier.contains(where: { $0.id == text }) {
+                n.report("duplicate step id \"\(text)\"")
+            } else {
+                id = text
+            }
+        }
+        var target = ruleTarget
+        if let n = o.node("target"), let name = n.string() {
+            if config.targets[name] == nil {
+                n.report("unknown target \"\(name)\"; configured targets: \(config.targets.keys.sorted().joined(separator: ", "))")
+            } else {
+                target = name
+            }
+        }
+        let earlierIds = earlier.map(\.id)
+        var values: [String: StepSpec.Value] = [:]
+        for field in action.fields where field != "task" && field != "link" {
+            guard let n = o.node(field) else { continue }
+            switch n.value {
+            case .string(let text):
+                if text.isEmpty && ["title", "stage", "owner", "agent", "project"].contains(field) {
+                    n.report("must not be empty")
+                } else if let t = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
+                    values[field] = .template(t)
+                }
+            case .number(let v) where StepSpec.numericFields.contains(field):
+                values[field] = .number(v)
+            case .null where action == .taskUpdate && ["description", "dueDate", "dueTime", "estimate", "owner"].contains(field):
+                values[field] = .null
+            default:
+                let expected = StepSpec.numericFields.contains(field) ? "a number or a template string" : "a template string"
+                n.report("expected \(expected), found \(n.value.typeName)")
+            }
+        }
+        if action == .taskUpdate && values.isEmpty && sink.diagnostics.count == before {
+            o.report("task.update needs at least one of title, description, owner, dueDate, dueTime, estimate")
+        }
+        var task: StepSpec.TaskReference?
+        if let n = o.node("task"), let t = n.object(allowed: ["id", "link", "step"]) {
+            let given = ["id", "link", "step"].filter { t.has($0) }
+            if given.count != 1 {
+                t.report("give exactly one of \"id\", \"link\" or \"step\"")
+            } else if let ref = t.node(given[0]), let text = ref.string() {
+                switch given[0] {
+                case "id": task = parseTemplate(text, at: ref, scope: scope, allowSteps: true, earlierSteps: earlierIds).map { .id($0) }
+                case "link": task = parseTemplate(text, at: ref, scope: scope, allowSteps: true, earlierSteps: earlierIds).map { .link($0) }
+                default:
+                    if earlierIds.contains(text) {
+                        task = .step(text)
+                    } else {
+                        ref.report("no earlier step has id \"\(text)\"\(earlierIds.isEmpty ? "" : "; earlier steps: \(earlierIds.joined(separator: ", "))")")
+                    }
+                }
+            }
+        } else if action != .taskCreate && !o.has("task") && earlier.isEmpty {
+            o.report("\(action.rawValue) needs \"task\": {\"id\": …}, {\"link\": …} or {\"step\": …} (no earlier step provides one)")
+        }
+        var link: StepSpec.LinkSpec?
+        if let n = o.node("link") {
+            if case .string(let text) = n.value {
+                if let key = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
+                    link = StepSpec.LinkSpec(key: key, ifExists: .skip)
+                }
+            } else if let l = n.object(allowed: action == .taskCreate ? ["key", "ifExists"] : ["key"]) {
+                let ifExists = l.node("ifExists")?.oneOf(StepSpec.IfLinked.allCases.map { ($0.rawValue, $0) }) ?? .skip
+                if let k = l.required("key"), let text = k.string(),
+                   let key = parseTemplate(text, at: k, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
+                    link = StepSpec.LinkSpec(key: key, ifExists: ifExists)
+                }
+            }
+        }
+        guard sink.diagnostics.count == before else { return nil }
+        return StepSpec(id: id, action: action, target: target, task: task, values: values, link: link, location: node.path)
+    }
+}

@@ -1,0 +1,197 @@
+/// One planned action of a rule, as written (templates not yet rendered).
+public struct StepSpec: Sendable {
+    public enum Action: String, Sendable, CaseIterable {
+        case taskCreate = "task.create"
+        case taskUpdate = "task.update"
+        case taskMove = "task.move"
+        case taskComplete = "task.complete"
+        case taskReopen = "task.reopen"
+        case taskAssign = "task.assign"
+        case taskUnassign = "task.unassign"
+        case agentDelegate = "agent.delegate"
+
+        /// Keys a step of this action accepts besides `id`, `action`, `target`.
+        var fields: [String] {
+            switch self {
+            case .taskCreate: ["project", "stage", "title", "description", "owner", "dueDate", "dueTime", "estimate", "link"]
+            case .taskUpdate: ["task", "title", "description", "owner", "dueDate", "dueTime", "estimate", "project", "link"]
+            case .taskMove: ["task", "stage", "project", "link"]
+            case .taskComplete, .taskReopen, .taskUnassign: ["task", "link"]
+            case .taskAssign: ["task", "owner", "link"]
+            case .agentDelegate: ["task", "agent", "prompt", "link"]
+            }
+        }
+
+        var requiredFields: [String] {
+            switch self {
+            case .taskCreate: ["title"]
+            case .taskMove: ["stage"]
+            case .taskAssign: ["owner"]
+            case .agentDelegate: ["agent"]
+            default: []
+            }
+        }
+
+        /// Actions that can ride in a GroupChat `POST /api/v1/tasks/batch` update.
+        public var isBatchableUpdate: Bool {
+            switch self {
+            case .taskUpdate, .taskMove, .taskComplete, .taskReopen, .taskAssign, .taskUnassign: true
+            case .taskCreate, .agentDelegate: false
+            }
+        }
+    }
+
+    /// How a step finds the task it acts on.
+    public enum TaskReference: Sendable, Hashable {
+        /// `{"id": "{{ captures.task }}"}`
+        case id(Template)
+        /// `{"link": "github-pr:{{ body.repository.full_name }}#{{ body.number }}"}`
+        case link(Template)
+        /// `{"step": "create"}`: the task an earlier step created or found.
+        case step(String)
+    }
+
+    /// A field value: a template (strings), a number literal, or `null` to clear.
+    public enum Value: Sendable, Hashable {
+        case template(Template)
+        case number(Double)
+        case null
+    }
+
+    public enum IfLinked: String, Sendable, CaseIterable {
+        /// Keep the linked task as it is (and use it as this step's task).
+        case skip
+        /// Update the linked task's fields instead of creating a new one.
+        case update
+        /// Reopen the linked task (and update its fields).
+        case reopen
+    }
+
+    public struct LinkSpec: Sendable, Hashable {
+        public var key: Template
+        /// For `task.create`: what to do when the key already maps to a task.
+        public var ifExists: IfLinked
+    }
+
+    public var id: String
+    public var action: Action
+    public var target: String
+    public var task: TaskReference?
+    public var values: [String: Value]
+    public var link: LinkSpec?
+    /// `rules[0].do[1]` in its file.
+    public var location: String
+
+    public var templates: [Template] {
+        var out: [Template] = []
+        for v in values.values { if case .template(let t) = v { out.append(t) } }
+        switch task {
+        case .id(let t)?, .link(let t)?: out.append(t)
+        default: break
+        }
+        if let link { out.append(link.key) }
+        return out
+    }
+}
+
+/// A step with its templates rendered against an event and earlier step outputs: what
+/// a connector executes.
+public struct RenderedStep: Sendable, Hashable {
+    public enum TaskTarget: Sendable, Hashable {
+        case id(String)
+        case link(String)
+    }
+
+    public var stepId: String
+    public var action: StepSpec.Action
+    public var target: String
+    public var task: TaskTarget?
+    /// Rendered field values: strings, numbers, or `null` (clear).
+    public var values: [String: JSONValue]
+    public var linkKey: String?
+    public var ifLinked: StepSpec.IfLinked
+
+    public init(stepId: String, action: StepSpec.Action, target: String, task: TaskTarget? = nil,
+                values: [String: JSONValue] = [:], linkKey: String? = nil, ifLinked: StepSpec.IfLinked = .skip) {
+        self.stepId = stepId
+        self.action = action
+        self.target = target
+        self.task = task
+        self.values = values
+        self.linkKey = linkKey
+        self.ifLinked = ifLinked
+    }
+}
+
+/// Why a step could not be rendered. Always permanent: retrying cannot conjure a
+/// missing field.
+public struct StepRenderError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let location: String
+    public let reason: String
+    public var description: String { "\(location): \(reason)" }
+}
+
+extension StepSpec {
+    static let numericFields: Set<String> = ["dueDate", "dueTime", "estimate"]
+
+    /// Renders templates against `context` (whose `steps` holds outputs of earlier steps).
+    /// `previousTask` is the task id produced by the closest earlier step, if any.
+    public func render(_ context: EventContext, previousTask: String?) throws(StepRenderError) -> RenderedStep {
+        var rendered = RenderedStep(stepId: id, action: action, target: target)
+        do {
+            for (key, value) in values {
+                switch value {
+                case .null: rendered.values[key] = .null
+                case .number(let n): rendered.values[key] = .number(n)
+                case .template(let t):
+                    if StepSpec.numericFields.contains(key) {
+                        let v = try t.renderValue(context)
+                        let number = v.numberValue ?? Double(v.textValue.trimmingCharacters())
+                        guard let number, number.isFinite else {
+                            throw StepRenderError(location: "\(location).\(key)", reason: "expected a number, got \"\(v.textValue.prefix(40))\"")
+                        }
+                        rendered.values[key] = .number(number)
+                    } else {
+                        let text = try t.render(context)
+                        if (key == "title" || key == "stage" || key == "owner" || key == "agent" || key == "project"),
+                           text.trimmingCharacters().isEmpty {
+                            throw StepRenderError(location: "\(location).\(key)", reason: "rendered to an empty string")
+                        }
+                        rendered.values[key] = .string(text)
+                    }
+                }
+            }
+            switch task {
+            case .id(let t)?:
+                let text = try t.render(context).trimmingCharacters()
+                guard !text.isEmpty else { throw StepRenderError(location: "\(location).task.id", reason: "rendered to an empty task id") }
+                rendered.task = .id(text)
+            case .link(let t)?:
+                rendered.task = .link(try t.render(context))
+            case .step(let stepId)?:
+                guard let taskId = context.steps[stepId]?["task"]?["id"]?.stringValue else {
+                    throw StepRenderError(location: "\(location).task.step", reason: "step \"\(stepId)\" produced no task")
+                }
+                rendered.task = .id(taskId)
+            case nil:
+                if action != .taskCreate {
+                    guard let previousTask else {
+                        throw StepRenderError(location: "\(location).task", reason: "no task: name one with {\"id\"|\"link\"|\"step\": …}")
+                    }
+                    rendered.task = .id(previousTask)
+                }
+            }
+            if let link {
+                rendered.linkKey = try link.key.render(context)
+                rendered.ifLinked = link.ifExists
+            }
+        } catch let e as StepRenderError {
+            throw e
+        } catch let e as TemplateError {
+            throw StepRenderError(location: location, reason: e.description)
+        } catch {
+            throw StepRenderError(location: location, reason: "\(error)")
+        }
+        return rendered
+    }
+}
