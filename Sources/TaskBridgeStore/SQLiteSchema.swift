@@ -1,0 +1,93 @@
+/// The SQLite schema. Times are Unix milliseconds; JSON columns hold compact JSON.
+enum SQLiteSchema {
+    static let version = 1
+
+    static let statements = [
+        """
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            type TEXT NOT NULL,
+            dedupe_key TEXT,
+            received_at INTEGER NOT NULL,
+            client_ip TEXT,
+            headers TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            body BLOB NOT NULL,
+            status TEXT NOT NULL,
+            UNIQUE (source, dedupe_key)
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS events_received ON events (received_at)",
+        """
+        CREATE TABLE IF NOT EXISTS jobs (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            event_seq INTEGER NOT NULL,
+            rule_id TEXT NOT NULL,
+            rule_version TEXT NOT NULL,
+            target TEXT NOT NULL,
+            ordering_key TEXT,
+            captures TEXT NOT NULL,
+            state TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            outputs TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            due_at INTEGER NOT NULL,
+            first_due_at INTEGER NOT NULL,
+            lease_owner TEXT,
+            lease_until INTEGER,
+            uncertain INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        )
+        """,
+        // Open jobs in arrival order per target: the claim scan.
+        "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (target, seq) WHERE state IN ('pending', 'running')",
+        // Predecessor check for per-key ordering.
+        "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (ordering_key, seq) WHERE state IN ('pending', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due_at) WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS jobs_event ON jobs (event_seq)",
+        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, updated_at)",
+        """
+        CREATE TABLE IF NOT EXISTS attempts (
+            seq INTEGER PRIMARY KEY,
+            job_seq INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            started_at INTEGER NOT NULL,
+            latency_ms REAL NOT NULL,
+            status INTEGER,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            request TEXT,
+            response TEXT
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS attempts_job ON attempts (job_seq)",
+        """
+        CREATE TABLE IF NOT EXISTS links (
+            target TEXT NOT NULL,
+            key TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            project_id TEXT,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (target, key)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS rule_versions (
+            hash TEXT PRIMARY KEY,
+            rule_id TEXT NOT NULL,
+            file TEXT NOT NULL,
+            json TEXT NOT NULL,
+            first_seen INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+    ]
+}

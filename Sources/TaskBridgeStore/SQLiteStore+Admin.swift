@@ -1,0 +1,159 @@
+import SQLiteNIO
+import TaskBridgeCore
+
+extension SQLiteStore {
+    public func listEvents(_ f: EventFilter) async throws -> [EventSummary] {
+        var clauses: [String] = []
+        var binds: [SQLiteData] = []
+        if let s = f.source { clauses.append("e.source = ?"); binds.append(.text(s)) }
+        if let t = f.type { clauses.append("e.type = ?"); binds.append(.text(t)) }
+        if let s = f.status { clauses.append("e.status = ?"); binds.append(.text(s)) }
+        if let s = f.sinceMillis { clauses.append("e.received_at >= ?"); binds.append(.integer(Int(s))) }
+        if let u = f.untilMillis { clauses.append("e.received_at < ?"); binds.append(.integer(Int(u))) }
+        binds.append(.integer(max(1, min(f.limit, 1000))))
+        let rows = try await reader.query(
+            """
+            SELECT e.id, e.source, e.type, e.dedupe_key, e.received_at, e.status,
+                   (SELECT COUNT(*) FROM jobs j WHERE j.event_seq = e.seq) AS jobs
+            FROM events e \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
+            ORDER BY e.seq DESC LIMIT ?
+            """, binds)
+        return rows.map {
+            EventSummary(id: $0.column("id")?.string ?? "", source: $0.column("source")?.string ?? "",
+                         type: $0.column("type")?.string ?? "", dedupeKey: $0.column("dedupe_key")?.string,
+                         receivedAtMillis: Int64($0.column("received_at")?.integer ?? 0),
+                         status: $0.column("status")?.string ?? "", jobs: $0.column("jobs")?.integer ?? 0)
+        }
+    }
+
+    static let jobColumns = """
+        j.id, e.id AS event_id, e.source, e.type, j.rule_id, j.target, j.ordering_key, j.state, j.step, j.attempts,
+        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq
+        """
+
+    static func jobSummary(_ row: SQLiteRow) -> JobSummary {
+        JobSummary(id: row.column("id")?.string ?? "", eventId: row.column("event_id")?.string ?? "",
+                   source: row.column("source")?.string ?? "", type: row.column("type")?.string ?? "",
+                   ruleId: row.column("rule_id")?.string ?? "", target: row.column("target")?.string ?? "",
+                   orderingKey: row.column("ordering_key")?.string, state: row.column("state")?.string ?? "",
+                   step: row.column("step")?.integer ?? 0, attempts: row.column("attempts")?.integer ?? 0,
+                   dueAtMillis: Int64(row.column("due_at")?.integer ?? 0),
+                   createdAtMillis: Int64(row.column("created_at")?.integer ?? 0),
+                   updatedAtMillis: Int64(row.column("updated_at")?.integer ?? 0),
+                   lastError: row.column("last_error")?.string, outputs: row.column("outputs")?.string ?? "{}")
+    }
+
+    public func eventDetail(id: String) async throws -> EventDetail? {
+        let rows = try await reader.query(
+            "SELECT seq, id, source, type, dedupe_key, received_at, client_ip, headers, content_type, body, status FROM events WHERE id = ?",
+            [.text(id)])
+        guard let row = rows.first else { return nil }
+        let event = Self.event(row)
+        let jobRows = try await reader.query(
+            "SELECT \(Self.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq WHERE j.event_seq = ? ORDER BY j.seq",
+            [.integer(Int(event.seq))])
+        var attempts: [String: [AttemptRecord]] = [:]
+        var jobs: [JobSummary] = []
+        for jr in jobRows {
+            let job = Self.jobSummary(jr)
+            jobs.append(job)
+            let seq = jr.column("seq")?.integer ?? 0
+            attempts[job.id] = try await reader.query(
+                "SELECT step, started_at, latency_ms, status, outcome, error, request, response FROM attempts WHERE job_seq = ? ORDER BY seq",
+                [.integer(seq)]).map {
+                AttemptRecord(step: $0.column("step")?.integer ?? 0,
+                              startedAtMillis: Int64($0.column("started_at")?.integer ?? 0),
+                              latencyMillis: $0.column("latency_ms")?.double ?? 0,
+                              status: $0.column("status")?.integer, outcome: $0.column("outcome")?.string ?? "",
+                              error: $0.column("error")?.string, request: $0.column("request")?.string,
+                              response: $0.column("response")?.string)
+            }
+        }
+        return EventDetail(event: event, jobs: jobs, attempts: attempts)
+    }
+
+    static func jobWhere(_ f: JobFilter) -> (String, [SQLiteData]) {
+        var clauses: [String] = []
+        var binds: [SQLiteData] = []
+        if let s = f.source { clauses.append("e.source = ?"); binds.append(.text(s)) }
+        if let t = f.type { clauses.append("e.type = ?"); binds.append(.text(t)) }
+        if let s = f.state { clauses.append("j.state = ?"); binds.append(.text(s)) }
+        if let t = f.target { clauses.append("j.target = ?"); binds.append(.text(t)) }
+        if let r = f.ruleId { clauses.append("j.rule_id = ?"); binds.append(.text(r)) }
+        if let s = f.sinceMillis { clauses.append("j.created_at >= ?"); binds.append(.integer(Int(s))) }
+        if let u = f.untilMillis { clauses.append("j.created_at < ?"); binds.append(.integer(Int(u))) }
+        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), binds)
+    }
+
+    public func listJobs(_ f: JobFilter) async throws -> [JobSummary] {
+        let (whereSQL, binds) = Self.jobWhere(f)
+        let rows = try await reader.query(
+            "SELECT \(Self.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL) ORDER BY j.seq DESC LIMIT ?",
+            binds + [.integer(max(1, min(f.limit, 1000)))])
+        return rows.map(Self.jobSummary)
+    }
+
+    public func retryJob(id: String, nowMillis: Int64) async throws -> Bool {
+        try await queue.write { db in
+            let rows = try await db.query(
+                """
+                UPDATE jobs SET state = 'pending', due_at = ?1, first_due_at = ?1, attempts = 0, last_error = NULL, updated_at = ?1
+                WHERE id = ?2 AND state IN ('dead', 'pending') RETURNING seq
+                """, [.integer(Int(nowMillis)), .text(id)])
+            return !rows.isEmpty
+        }
+    }
+
+    public func retryDeadJobs(_ filter: JobFilter, nowMillis: Int64) async throws -> Int {
+        var f = filter
+        f.state = "dead"
+        let (whereSQL, binds) = Self.jobWhere(f)
+        return try await queue.write { db in
+            let rows = try await db.query(
+                """
+                UPDATE jobs SET state = 'pending', due_at = ?, first_due_at = ?, attempts = 0, last_error = NULL, updated_at = ?
+                WHERE seq IN (SELECT j.seq FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL)) RETURNING seq
+                """, [.integer(Int(nowMillis)), .integer(Int(nowMillis)), .integer(Int(nowMillis))] + binds)
+            return rows.count
+        }
+    }
+
+    public func addJobs(eventId: String, jobs: [PlannedJob], nowMillis: Int64) async throws -> [String] {
+        try await queue.write { db in
+            guard let seq = try await db.query("SELECT seq FROM events WHERE id = ?", [.text(eventId)]).first?.column("seq")?.integer else {
+                throw StoreError("no event \(eventId)")
+            }
+            let ids = try await SQLiteIngest.insertJobs(jobs.map { (Int64(seq), nowMillis, $0) }, on: db)
+            if !jobs.isEmpty {
+                _ = try await db.query("UPDATE events SET status = 'planned' WHERE seq = ?", [.integer(seq)])
+            }
+            return ids
+        }
+    }
+
+    /// Prunes in chunks so a large backlog never holds the writer for long.
+    public func prune(beforeMillis: Int64) async throws -> PruneResult {
+        var total = PruneResult(events: 0, jobs: 0, attempts: 0)
+        while true {
+            let chunk = try await queue.write { db -> PruneResult in
+                let seqs = try await db.query(
+                    """
+                    SELECT e.seq FROM events e WHERE e.received_at < ?
+                      AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.event_seq = e.seq AND k.state != 'succeeded')
+                    ORDER BY e.seq LIMIT 2000
+                    """, [.integer(Int(beforeMillis))]).compactMap { $0.column("seq")?.integer }
+                if seqs.isEmpty { return PruneResult(events: 0, jobs: 0, attempts: 0) }
+                let list = seqs.map(String.init).joined(separator: ",")
+                let attempts = try await db.query(
+                    "DELETE FROM attempts WHERE job_seq IN (SELECT seq FROM jobs WHERE event_seq IN (\(list))) RETURNING seq").count
+                let jobs = try await db.query("DELETE FROM jobs WHERE event_seq IN (\(list)) RETURNING seq").count
+                let events = try await db.query("DELETE FROM events WHERE seq IN (\(list)) RETURNING seq").count
+                return PruneResult(events: events, jobs: jobs, attempts: attempts)
+            }
+            total.events += chunk.events
+            total.jobs += chunk.jobs
+            total.attempts += chunk.attempts
+            if chunk.events < 2000 { return total }
+        }
+    }
+}

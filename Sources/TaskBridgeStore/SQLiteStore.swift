@@ -1,0 +1,157 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import NIOCore
+import NIOPosix
+import SQLiteNIO
+import Synchronization
+import TaskBridgeCore
+
+/// The embedded store: one SQLite file in WAL mode under the data directory.
+///
+/// One connection writes (through ``SQLiteWriteQueue``'s group commit); two more read,
+/// so admin queries and the dispatcher's event loads never wait behind a commit. A lock
+/// file keeps a second process off the same data directory: SQLite is the
+/// single-process store.
+public final class SQLiteStore: Store {
+    public let path: String
+    let writer: SQLiteConnection
+    let readers: [SQLiteConnection]
+    let queue: SQLiteWriteQueue
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    private let lockFD: Int32
+    private let readerCursor = Atomic<Int>(0)
+    private let loop: Mutex<Task<Void, Never>?> = Mutex(nil)
+
+    public static let fileName = "taskbridge.sqlite"
+
+    /// Opens (creating if needed) the database in `dataDirectory`.
+    ///
+    /// - Parameter exclusive: take the data directory's lock. The server does; operator
+    ///   tools (`taskbridge events`, `dlq`, `replay`) do not, so they work beside a
+    ///   running server — SQLite's own locking keeps concurrent writes safe.
+    public static func open(dataDirectory: String, synchronous: StorageSettings.Synchronous = .full, exclusive: Bool = true,
+                            logger: Logger = Logger(label: "taskbridge.store")) async throws -> SQLiteStore {
+        try createDirectory(dataDirectory)
+        let lockFD = exclusive ? try acquireLock(dataDirectory + "/taskbridge.lock") : -1
+        let path = dataDirectory + "/" + fileName
+        let pool = NIOThreadPool(numberOfThreads: 3)
+        pool.start()
+        let group = MultiThreadedEventLoopGroup.singleton
+        do {
+            let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")",
+                           "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16000"] {
+                _ = try await writer.query(pragma)
+            }
+            for sql in SQLiteSchema.statements { _ = try await writer.query(sql) }
+            _ = try await writer.query("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [.text(String(SQLiteSchema.version))])
+            var readers: [SQLiteConnection] = []
+            for _ in 0..<2 {
+                let r = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+                _ = try await r.query("PRAGMA busy_timeout = 10000")
+                _ = try await r.query("PRAGMA query_only = 1")
+                readers.append(r)
+            }
+            let store = SQLiteStore(path: path, writer: writer, readers: readers, pool: pool, lockFD: lockFD, logger: logger)
+            store.start()
+            return store
+        } catch {
+            if lockFD >= 0 { _ = Glibc.close(lockFD) }
+            try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], pool: NIOThreadPool,
+                 lockFD: Int32, logger: Logger) {
+        self.path = path
+        self.writer = writer
+        self.readers = readers
+        self.threadPool = pool
+        self.lockFD = lockFD
+        self.logger = logger
+        self.queue = SQLiteWriteQueue(connection: writer, logger: logger)
+    }
+
+    private func start() {
+        let queue = self.queue
+        loop.withLock { $0 = Task { await queue.run() } }
+    }
+
+    var reader: SQLiteConnection {
+        readers[readerCursor.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+    }
+
+    public func close() async throws {
+        queue.close()
+        await loop.withLock { $0 }?.value
+        for r in readers { try await r.close() }
+        _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        try await writer.close()
+        try await threadPool.shutdownGracefully()
+        if lockFD >= 0 { _ = Glibc.close(lockFD) }
+    }
+
+    static func createDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o750) != 0 && errno != EEXIST {
+                throw StoreError("cannot create data directory \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    static func acquireLock(_ path: String) throws -> Int32 {
+        let fd = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw StoreError("cannot open lock file \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            _ = Glibc.close(fd)
+            throw StoreError("another taskbridge process is using this data directory (\(path) is locked); the SQLite store serves one process — use PostgreSQL for several replicas")
+        }
+        return fd
+    }
+
+    // MARK: Ingest and rule versions
+
+    public func ingest(_ event: PlannedEvent) async throws -> IngestOutcome {
+        try await queue.ingest(event)
+    }
+
+    public func saveRuleVersions(_ rules: [Rule]) async throws {
+        let now = Int(WallClock.nowMillis())
+        try await queue.write { db in
+            for rule in rules {
+                _ = try await db.query(
+                    "INSERT OR IGNORE INTO rule_versions (hash, rule_id, file, json, first_seen) VALUES (?, ?, ?, ?, ?)",
+                    [.text(rule.versionHash), .text(rule.id), .text(rule.file), .text(rule.canonicalJSON), .integer(now)])
+            }
+        }
+    }
+
+    public func ruleVersion(_ hash: String) async throws -> StoredRuleVersion? {
+        let rows = try await reader.query("SELECT hash, rule_id, file, json FROM rule_versions WHERE hash = ?", [.text(hash)])
+        return rows.first.map {
+            StoredRuleVersion(hash: $0.column("hash")?.string ?? hash, ruleId: $0.column("rule_id")?.string ?? "",
+                              file: $0.column("file")?.string ?? "", json: $0.column("json")?.string ?? "")
+        }
+    }
+
+    /// A write that proves the writer is alive and the file is writable.
+    public func checkWritable() async -> Bool {
+        do {
+            try await queue.write { db in
+                _ = try await db.query("UPDATE meta SET value = value WHERE key = 'schema_version'")
+            }
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+

@@ -1,0 +1,239 @@
+import TaskBridgeCore
+
+/// The answer to an ingest: the event's id, and whether it repeats a dedupe key.
+public struct IngestOutcome: Sendable, Hashable {
+    public var eventId: String
+    public var duplicate: Bool
+    public var jobsPlanned: Int
+
+    public init(eventId: String, duplicate: Bool, jobsPlanned: Int) {
+        self.eventId = eventId
+        self.duplicate = duplicate
+        self.jobsPlanned = jobsPlanned
+    }
+}
+
+/// An event as stored, with its raw body.
+public struct StoredEvent: Sendable {
+    public var seq: Int64
+    public var id: String
+    public var source: String
+    public var type: String
+    public var dedupeKey: String?
+    public var receivedAtMillis: Int64
+    public var clientIP: String?
+    public var headers: [String: String]
+    public var contentType: String
+    public var body: [UInt8]
+    public var status: String
+}
+
+/// A job handed to a worker by ``Store/claimJobs(target:limit:owner:now:leaseMillis:)``.
+public struct ClaimedJob: Sendable {
+    public var seq: Int64
+    public var id: String
+    public var eventSeq: Int64
+    public var ruleId: String
+    public var ruleVersion: String
+    public var target: String
+    public var orderingKey: String?
+    public var captures: [String: String]
+    /// Index of the next step to run.
+    public var step: Int
+    /// Outputs of finished steps, keyed by step id.
+    public var outputs: [String: JSONValue]
+    /// Failed attempts of the current step so far.
+    public var attempts: Int
+    /// When the current step first became due (Unix ms), for the max-age limit.
+    public var firstDueAtMillis: Int64
+    /// The current step may have reached the target already (a crash or a timeout after
+    /// sending): a create must be reconciled before it is sent again.
+    public var uncertain: Bool
+    public var leaseOwner: String
+}
+
+public struct StoredRuleVersion: Sendable, Hashable {
+    public var hash: String
+    public var ruleId: String
+    public var file: String
+    public var json: String
+}
+
+/// A durable map from an external key (`sentry-issue:123`) to a task at a target.
+public struct LinkRecord: Sendable, Hashable {
+    public var target: String
+    public var key: String
+    public var taskId: String
+    public var projectId: String?
+
+    public init(target: String, key: String, taskId: String, projectId: String?) {
+        self.target = target
+        self.key = key
+        self.taskId = taskId
+        self.projectId = projectId
+    }
+}
+
+/// One delivery attempt, as shown by the admin API.
+public struct AttemptRecord: Sendable, Hashable {
+    public var step: Int
+    public var startedAtMillis: Int64
+    public var latencyMillis: Double
+    public var status: Int?
+    /// `ok`, `retry`, `failed`, `released`.
+    public var outcome: String
+    public var error: String?
+    /// Method, path and JSON body sent — never headers, so never a token.
+    public var request: String?
+    public var response: String?
+
+    public init(step: Int, startedAtMillis: Int64, latencyMillis: Double, status: Int?, outcome: String,
+                error: String?, request: String?, response: String?) {
+        self.step = step
+        self.startedAtMillis = startedAtMillis
+        self.latencyMillis = latencyMillis
+        self.status = status
+        self.outcome = outcome
+        self.error = error
+        self.request = request
+        self.response = response
+    }
+}
+
+/// What a worker reports about a claimed job.
+public struct JobUpdate: Sendable {
+    public enum Change: Sendable {
+        /// A step succeeded and more follow; the lease is extended.
+        case progressed(nextStep: Int, outputs: [String: JSONValue], leaseUntilMillis: Int64)
+        /// The last step succeeded.
+        case succeeded(outputs: [String: JSONValue])
+        /// Try the current step again at `atMillis`.
+        case retry(atMillis: Int64, error: String, uncertain: Bool)
+        /// Permanently failed: a dead letter until someone retries it.
+        case dead(error: String)
+        /// Handed back untried (shutdown, open breaker); `uncertain` when a request was
+        /// in flight.
+        case released(uncertain: Bool)
+    }
+
+    public var jobSeq: Int64
+    public var leaseOwner: String
+    public var change: Change
+    public var attempt: AttemptRecord?
+    public var link: LinkRecord?
+    public var nowMillis: Int64
+
+    public init(jobSeq: Int64, leaseOwner: String, change: Change, attempt: AttemptRecord? = nil,
+                link: LinkRecord? = nil, nowMillis: Int64) {
+        self.jobSeq = jobSeq
+        self.leaseOwner = leaseOwner
+        self.change = change
+        self.attempt = attempt
+        self.link = link
+        self.nowMillis = nowMillis
+    }
+}
+
+public struct EventFilter: Sendable, Hashable {
+    public var source: String?
+    public var type: String?
+    public var status: String?
+    public var sinceMillis: Int64?
+    public var untilMillis: Int64?
+    public var limit = 100
+
+    public init(source: String? = nil, type: String? = nil, status: String? = nil, sinceMillis: Int64? = nil,
+                untilMillis: Int64? = nil, limit: Int = 100) {
+        self.source = source
+        self.type = type
+        self.status = status
+        self.sinceMillis = sinceMillis
+        self.untilMillis = untilMillis
+        self.limit = limit
+    }
+}
+
+public struct JobFilter: Sendable, Hashable {
+    public var source: String?
+    public var type: String?
+    public var state: String?
+    public var target: String?
+    public var ruleId: String?
+    public var sinceMillis: Int64?
+    public var untilMillis: Int64?
+    public var limit = 100
+
+    public init(source: String? = nil, type: String? = nil, state: String? = nil, target: String? = nil,
+                ruleId: String? = nil, sinceMillis: Int64? = nil, untilMillis: Int64? = nil, limit: Int = 100) {
+        self.source = source
+        self.type = type
+        self.state = state
+        self.target = target
+        self.ruleId = ruleId
+        self.sinceMillis = sinceMillis
+        self.untilMillis = untilMillis
+        self.limit = limit
+    }
+}
+
+public struct EventSummary: Sendable, Hashable {
+    public var id: String
+    public var source: String
+    public var type: String
+    public var dedupeKey: String?
+    public var receivedAtMillis: Int64
+    public var status: String
+    public var jobs: Int
+}
+
+public struct JobSummary: Sendable, Hashable {
+    public var id: String
+    public var eventId: String
+    public var source: String
+    public var type: String
+    public var ruleId: String
+    public var target: String
+    public var orderingKey: String?
+    public var state: String
+    public var step: Int
+    public var attempts: Int
+    public var dueAtMillis: Int64
+    public var createdAtMillis: Int64
+    public var updatedAtMillis: Int64
+    public var lastError: String?
+    public var outputs: String
+}
+
+public struct EventDetail: Sendable {
+    public var event: StoredEvent
+    public var jobs: [JobSummary]
+    /// Attempts per job id, oldest first.
+    public var attempts: [String: [AttemptRecord]]
+}
+
+public struct QueueStats: Sendable, Hashable {
+    public var jobsByState: [String: Int]
+    /// Jobs due now (pending and past their due time), per target.
+    public var dueByTarget: [String: Int]
+    /// Age in seconds of the oldest due job, per target.
+    public var oldestDueAgeSeconds: [String: Double]
+
+    public init(jobsByState: [String: Int] = [:], dueByTarget: [String: Int] = [:], oldestDueAgeSeconds: [String: Double] = [:]) {
+        self.jobsByState = jobsByState
+        self.dueByTarget = dueByTarget
+        self.oldestDueAgeSeconds = oldestDueAgeSeconds
+    }
+}
+
+public struct PruneResult: Sendable, Hashable {
+    public var events: Int
+    public var jobs: Int
+    public var attempts: Int
+}
+
+/// Raised when a store call cannot be served; messages name the operation, never data.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
