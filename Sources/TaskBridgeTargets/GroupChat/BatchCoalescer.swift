@@ -1,0 +1,111 @@
+import TaskBridgeCore
+
+/// Coalesces task updates that are due together into `POST /api/v1/tasks/batch`
+/// calls (≤ 200 operations each) and hands each operation its own result.
+///
+/// Adaptive, not timed: the first update goes out at once, alone (as a plain PATCH);
+/// updates arriving while calls are in flight queue up and leave together in the next
+/// call. Idle, nothing waits; under load, calls fill up.
+public actor BatchCoalescer {
+    public enum ItemResult: Sendable {
+        case ok(task: JSONValue, wire: WireRecord)
+        case failed(StepFailure, wire: WireRecord?)
+    }
+
+    struct Pending {
+        var id: String
+        var fields: [String: JSONValue]
+        var idempotencyKey: String
+        var continuation: CheckedContinuation<ItemResult, Never>
+    }
+
+    let transport: any GroupChatTransport
+    let maxOperations: Int
+    let maxCallsInFlight: Int
+    let wallClock: @Sendable () -> Double
+    private var queue: [Pending] = []
+    private var inFlight = 0
+
+    public init(transport: any GroupChatTransport, maxOperations: Int, maxCallsInFlight: Int = 2,
+                wallClock: @escaping @Sendable () -> Double) {
+        self.transport = transport
+        self.maxOperations = min(200, max(1, maxOperations))
+        self.maxCallsInFlight = max(1, maxCallsInFlight)
+        self.wallClock = wallClock
+    }
+
+    public func update(id: String, fields: [String: JSONValue], idempotencyKey: String) async -> ItemResult {
+        await withCheckedContinuation { cont in
+            queue.append(Pending(id: id, fields: fields, idempotencyKey: idempotencyKey, continuation: cont))
+            pump()
+        }
+    }
+
+    private func pump() {
+        while inFlight < maxCallsInFlight, !queue.isEmpty {
+            let n = min(maxOperations, queue.count)
+            let items = Array(queue.prefix(n))
+            queue.removeFirst(n)
+            inFlight += 1
+            Task { await self.send(items) }
+        }
+    }
+
+    private func finished() {
+        inFlight -= 1
+        pump()
+    }
+
+    private func send(_ items: [Pending]) async {
+        defer { finished() }
+        let now = wallClock()
+        if items.count == 1 {
+            let item = items[0]
+            var body = item.fields
+            body["id"] = .string(item.id)
+            var wire: [WireRecord] = []
+            do throws(StepFailure) {
+                let response = try await transport.call(
+                    GroupChatRequest(method: "PATCH", path: "/api/v1/tasks", body: .object(body), idempotencyKey: item.idempotencyKey),
+                    wire: &wire, now: now)
+                item.continuation.resume(returning: .ok(task: response.json ?? .object([:]), wire: wire.last!))
+            } catch {
+                item.continuation.resume(returning: .failed(error, wire: wire.last))
+            }
+            return
+        }
+        let operations: [JSONValue] = items.map { item in
+            var op = item.fields
+            op["op"] = "update"
+            op["id"] = .string(item.id)
+            return .object(op)
+        }
+        let request = GroupChatRequest(method: "POST", path: "/api/v1/tasks/batch", body: .object(["operations": .array(operations)]))
+        var wire: [WireRecord] = []
+        let response: GroupChatResponse
+        do throws(StepFailure) {
+            response = try await transport.call(request, wire: &wire, now: now)
+        } catch {
+            for item in items { item.continuation.resume(returning: .failed(error, wire: wire.last)) }
+            return
+        }
+        let call = wire.last!
+        let results = GroupChatNames.items(response.json, key: "results") ?? []
+        for (i, item) in items.enumerated() {
+            let record = WireRecord(request: "POST /api/v1/tasks/batch [operation \(i + 1) of \(items.count)] " + JSONWriter.serialize(operations[i]),
+                                    status: call.status, latencyMillis: call.latencyMillis,
+                                    response: i < results.count ? JSONWriter.serialize(results[i]) : nil)
+            guard i < results.count else {
+                item.continuation.resume(returning: .failed(StepFailure(.retryable, "batch response has no result for operation \(i + 1)", status: call.status, sent: true), wire: record))
+                continue
+            }
+            let r = results[i]
+            if r["ok"]?.boolValue == true {
+                item.continuation.resume(returning: .ok(task: r["task"] ?? .object(["id": .string(item.id)]), wire: record))
+            } else {
+                let message = r["error"]?.stringValue ?? "operation failed"
+                item.continuation.resume(returning: .failed(StepFailure(.permanent, "batch update of task \(item.id) failed: \(message)", status: call.status, sent: true), wire: record))
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+import TaskBridgeCore
+
+/// Executes rendered steps against one GroupChat workspace: resolves names and links,
+/// builds the documented requests, and reports outputs for later steps.
+public struct GroupChatConnector: Sendable {
+    public let target: String
+    let transport: any GroupChatTransport
+    public let directory: any GroupChatNameResolver
+    let defaultProject: String?
+    let batcher: BatchCoalescer?
+    let wallClock: @Sendable () -> Double
+
+    public init(target: String, transport: any GroupChatTransport, directory: any GroupChatNameResolver, defaultProject: String?,
+                batcher: BatchCoalescer?, wallClock: @escaping @Sendable () -> Double) {
+        self.target = target
+        self.transport = transport
+        self.directory = directory
+        self.defaultProject = defaultProject
+        self.batcher = batcher
+        self.wallClock = wallClock
+    }
+
+    public struct LinkedTask: Sendable, Hashable {
+        public var taskId: String
+        public var projectId: String?
+
+        public init(taskId: String, projectId: String?) {
+            self.taskId = taskId
+            self.projectId = projectId
+        }
+    }
+
+    public struct StepContext: Sendable {
+        /// Stable per (event dedupe key, rule, step): sent as `Idempotency-Key` and hidden
+        /// in created tasks so an uncertain create can be found again.
+        public var idempotencyKey: String
+        /// The previous attempt's outcome is unknown; reconcile creates before re-sending.
+        public var uncertain: Bool
+        public var lookupLink: @Sendable (String) async throws -> LinkedTask?
+
+        public init(idempotencyKey: String, uncertain: Bool, lookupLink: @escaping @Sendable (String) async throws -> LinkedTask?) {
+            self.idempotencyKey = idempotencyKey
+            self.uncertain = uncertain
+            self.lookupLink = lookupLink
+        }
+    }
+
+    /// The marker hidden (as an HTML comment) at the end of descriptions of tasks the
+    /// bridge creates.
+    public static func marker(_ key: String) -> String { "<!-- taskbridge:\(key) -->" }
+
+    public func execute(_ step: RenderedStep, context: StepContext) async -> StepResult {
+        var wire: [WireRecord] = []
+        do throws(StepFailure) {
+            let (output, link) = try await run(step, context, &wire)
+            return StepResult(outcome: .success(output: output, link: link), wire: wire)
+        } catch {
+            return StepResult(outcome: .failure(error), wire: wire)
+        }
+    }
+
+    typealias Link = (key: String, taskId: String, projectId: String?)
+
+    private func run(_ step: RenderedStep, _ ctx: StepContext, _ wire: inout [WireRecord]) async throws(StepFailure) -> (JSONValue, Link?) {
+        switch step.action {
+        case .taskCreate:
+            return try await create(step, ctx, &wire)
+        case .agentDelegate:
+            let (taskId, _) = try await resolveTask(step, ctx)
+            let agentRef = step.values["agent"]?.stringValue ?? ""
+            let agentId: String
+            (agentId, wire) = try await directory.agentUserId(agentRef, wire: wire)
+            var body: [String: JSONValue] = ["taskId": .string(taskId), "agentUserId": .string(agentId)]
+            if let prompt = step.values["prompt"]?.stringValue { body["prompt"] = .string(prompt) }
+            let response = try await transport.call(
+                GroupChatRequest(method: "POST", path: "/api/v1/agents/delegate", body: .object(body), idempotencyKey: ctx.idempotencyKey),
+                wire: &wire, now: wallClock())
+            // `already_active` means a run for this agent and task exists: that is the
+            // outcome we wanted, not an error.
+            let run = response.json ?? .object([:])
+            return (.object(["task": .object(["id": .string(taskId)]), "run": run,
+                             "alreadyActive": .bool(run["status"]?.stringValue == "already_active")]),
+                    step.linkKey.map { ($0, taskId, nil) })
+        default:
+            let (taskId, linkedProject) = try await resolveTask(step, ctx)
+            var fields = try await updateFields(step, &wire)
+            switch step.action {
+            case .taskMove:
+                let projectId = try await projectForTask(taskId, step: step, linkedProject: linkedProject, ctx: ctx, &wire)
+                let stageId: String
+                (stageId, wire) = try await directory.stageId(step.values["stage"]?.stringValue ?? "", projectId: projectId, wire: wire)
+                fields["stageId"] = .string(stageId)
+            case .taskComplete: fields["completed"] = true
+            case .taskReopen: fields["completed"] = false
+            case .taskUnassign: fields["ownerId"] = .null
+            default: break
+            }
+            let task = try await patch(taskId, fields, ctx, &wire)
+            await directory.remember(task: task)
+            return (.object(["task": task]), step.linkKey.map { ($0, taskId, task["projectId"]?.stringValue ?? linkedProject) })
+        }
+    }
+
+    private func create(_ step: RenderedStep, _ ctx: StepContext, _ wire: inout [WireRecord]) async throws(StepFailure) -> (JSONValue, Link?) {
+        if let key = step.linkKey, let linked = try await lookup(key, ctx) {
+            switch step.ifLinked {
+            case .skip:
+                var task: [String: JSONValue] = ["id": .string(linked.taskId)]
+                if let p = linked.projectId { task["projectId"] = .string(p) }
+                return (.object(["task": .object(task), "created": false]), nil)
+            case .update, .reopen:
+                var fields = try await updateFields(step, &wire)
+                if step.ifLinked == .reopen { fields["completed"] = false }
+                let task = fields.isEmpty ? .object(["id": .string(linked.taskId)]) : try await patch(linked.taskId, fields, ctx, &wire)
+                return (.object(["task": task, "created": false]), nil)
+            }
+        }
+        guard let projectRef = step.values["project"]?.stringValue ?? defaultProject else {
+            throw StepFailure.permanent("task.create needs a project: set \"project\" on the step or \"defaultProject\" on target \(target)")
+        }
+        let projectId: String
+        (projectId, wire) = try await directory.projectId(projectRef, wire: wire)
+        let marker = Self.marker(ctx.idempotencyKey)
+        var body: [String: JSONValue] = ["projectId": .string(projectId), "title": step.values["title"] ?? ""]
+        let description = step.values["description"]?.stringValue
+        body["description"] = .string(description.map { $0 + "\n\n" + marker } ?? marker)
+        if let stage = step.values["stage"]?.stringValue {
+            let stageId: String
+            (stageId, wire) = try await directory.stageId(stage, projectId: projectId, wire: wire)
+            body["stageId"] = .string(stageId)
+        }
+        if let owner = step.values["owner"]?.stringValue {
+            let ownerId: String
+            (ownerId, wire) = try await directory.ownerId(owner, wire: wire)
+            body["ownerId"] = .string(ownerId)
+        }
+        for key in ["dueDate", "dueTime", "estimate"] {
+            if let v = step.values[key], case .number = v { body[key] = v }
+        }
+        if ctx.uncertain, let existing = try await findCreated(projectId: projectId, marker: marker, &wire) {
+            await directory.remember(task: existing)
+            return (.object(["task": existing, "created": true, "reconciled": true]),
+                    step.linkKey.map { ($0, existing["id"]?.stringValue ?? "", projectId) })
+        }
+        let response = try await transport.call(
+            GroupChatRequest(method: "POST", path: "/api/v1/tasks", body: .object(body), idempotencyKey: ctx.idempotencyKey),
+            wire: &wire, now: wallClock())
+        guard let task = response.json, let id = task["id"]?.stringValue else {
+            // Created, probably, but we cannot tell which task: retry as uncertain so the
+            // marker finds it.
+            throw StepFailure(.retryable, "POST /api/v1/tasks answered \(response.status) without a task id", status: response.status, sent: true)
+        }
+        await directory.remember(task: task)
+        return (.object(["task": task, "created": true]), step.linkKey.map { ($0, id, projectId) })
+    }
+
+    /// Looks for a task this step already created (its marker in the description).
+    private func findCreated(projectId: String, marker: String, _ wire: inout [WireRecord]) async throws(StepFailure) -> JSONValue? {
+        let response = try await transport.call(
+            GroupChatRequest(method: "GET", path: "/api/v1/tasks", query: ["projectId": projectId]), wire: &wire, now: wallClock())
+        let tasks = GroupChatNames.items(response.json, key: "tasks") ?? []
+        return tasks.first { $0["description"]?.stringValue?.contains(marker) == true }
+    }
+
+    private func lookup(_ key: String, _ ctx: StepContext) async throws(StepFailure) -> LinkedTask? {
+        do {
+            return try await ctx.lookupLink(key)
+        } catch {
+            throw StepFailure(.retryable, "cannot read link \"\(key)\": \(error)")
+        }
+    }
+
+    private func resolveTask(_ step: RenderedStep, _ ctx: StepContext) async throws(StepFailure) -> (String, String?) {
+        switch step.task {
+        case .id(let id)?: return (id, nil)
+        case .link(let key)?:
+            guard let linked = try await lookup(key, ctx) else {
+                throw StepFailure.permanent("no task is linked to \"\(key)\" at target \(target)")
+            }
+            return (linked.taskId, linked.projectId)
+        case nil:
+            throw StepFailure.permanent("\(step.action.rawValue) has no task to act on")
+        }
+    }
+
+    /// Fields shared by updates: title, description, owner, due date/time, estimate.
+    private func updateFields(_ step: RenderedStep, _ wire: inout [WireRecord]) async throws(StepFailure) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = [:]
+        for key in ["title", "description", "dueDate", "dueTime", "estimate"] {
+            if let v = step.values[key] { fields[key] = v }
+        }
+        if let owner = step.values["owner"] {
+            if case .string(let ref) = owner {
+                let ownerId: String
+                (ownerId, wire) = try await directory.ownerId(ref, wire: wire)
+                fields["ownerId"] = .string(ownerId)
+            } else {
+                fields["ownerId"] = .null
+            }
+        }
+        return fields
+    }
+
+    /// The project a task lives in, for stage names: the step's `project`, the link's,
+    /// what we already know, or — once per task — read back with an empty PATCH.
+    private func projectForTask(_ taskId: String, step: RenderedStep, linkedProject: String?, ctx: StepContext,
+                                _ wire: inout [WireRecord]) async throws(StepFailure) -> String {
+        if let ref = step.values["project"]?.stringValue {
+            let id: String
+            (id, wire) = try await directory.projectId(ref, wire: wire)
+            return id
+        }
+        if let linkedProject { return linkedProject }
+        if let known = await directory.knownProject(ofTask: taskId) { return known }
+        let response = try await transport.call(
+            GroupChatRequest(method: "PATCH", path: "/api/v1/tasks", body: .object(["id": .string(taskId)])), wire: &wire, now: wallClock())
+        guard let project = response.json?["projectId"]?.stringValue else {
+            throw StepFailure.permanent("task \(taskId) has no project; name a stage by id or set \"project\" on the step")
+        }
+        await directory.remember(task: response.json)
+        return project
+    }
+
+    private func patch(_ taskId: String, _ fields: [String: JSONValue], _ ctx: StepContext,
+                       _ wire: inout [WireRecord]) async throws(StepFailure) -> JSONValue {
+        if let batcher {
+            switch await batcher.update(id: taskId, fields: fields, idempotencyKey: ctx.idempotencyKey) {
+            case .ok(let task, let record):
+                wire.append(record)
+                return task
+            case .failed(let failure, let record):
+                if let record { wire.append(record) }
+                throw failure
+            }
+        }
+        var body = fields
+        body["id"] = .string(taskId)
+        let response = try await transport.call(
+            GroupChatRequest(method: "PATCH", path: "/api/v1/tasks", body: .object(body), idempotencyKey: ctx.idempotencyKey),
+            wire: &wire, now: wallClock())
+        return response.json ?? .object(["id": .string(taskId)])
+    }
+}

@@ -1,0 +1,28 @@
+import TaskBridgeCore
+
+/// Sends GroupChat requests. The live transport speaks HTTP; the dry-run transport
+/// records requests and invents nothing it cannot know.
+public protocol GroupChatTransport: Sendable {
+    func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord)
+}
+
+extension GroupChatTransport {
+    /// Sends and classifies: 2xx returns the response; anything else throws a
+    /// ``StepFailure`` carrying the upstream's reason and `Retry-After`.
+    func call(_ request: GroupChatRequest, wire: inout [WireRecord], now: Double) async throws(StepFailure) -> GroupChatResponse {
+        let response: GroupChatResponse
+        let record: WireRecord
+        do {
+            (response, record) = try await send(request)
+        } catch {
+            if !error.breakerOpen { wire.append(WireRecord(request: request.description, status: nil, latencyMillis: 0, response: error.reason)) }
+            throw error
+        }
+        wire.append(record)
+        guard let failure = FailureClass.classify(status: response.status) else { return response }
+        var reason = "\(request.method) \(request.path) answered \(response.status): \(response.errorMessage)"
+        if failure == .authentication { reason += " (check the target's token and workspace)" }
+        throw StepFailure(failure, reason, status: response.status,
+                          retryAfterSeconds: RetryPolicy.parseRetryAfter(response.retryAfter, now: now), sent: true)
+    }
+}
