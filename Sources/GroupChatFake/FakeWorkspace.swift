@@ -1,0 +1,202 @@
+import TaskBridgeCore
+
+/// The state of the fake GroupChat workspace and the documented rules for changing it.
+/// Pure: the HTTP layer (``GroupChatFake``) parses requests and calls in here.
+public struct FakeWorkspace: Sendable {
+    public struct Failure: Error, Sendable {
+        public let status: Int
+        public let message: String
+        public init(_ status: Int, _ message: String) {
+            self.status = status
+            self.message = message
+        }
+    }
+
+    public var workspaceId = "ws_1"
+    public var projects: [JSONValue] = []
+    public var statuses: [JSONValue] = []
+    public var members: [JSONValue] = []
+    public var agents: [JSONValue] = []
+    public private(set) var tasks: [String: [String: JSONValue]] = [:]
+    public private(set) var taskOrder: [String] = []
+    public private(set) var runs: [String: JSONValue] = [:]
+    var nextId = 1
+    public var clock: @Sendable () -> Double = { 1_700_000_000_000 }
+
+    /// A workspace with one project ("Engineering", id `proj_eng`) whose board has the
+    /// four standard columns, a second project ("Website", `proj_web`) with a "Triage"
+    /// column, two members and one agent.
+    public static func standard() -> FakeWorkspace {
+        var w = FakeWorkspace()
+        w.projects = [
+            ["id": "proj_eng", "workspaceId": "ws_1", "name": "Engineering", "description": nil, "color": nil, "icon": nil,
+             "emoji": nil, "order": 0, "widgetEnabled": false, "widgetVisibility": nil],
+            ["id": "proj_web", "workspaceId": "ws_1", "name": "Website", "description": nil, "color": nil, "icon": nil,
+             "emoji": nil, "order": 1, "widgetEnabled": true, "widgetVisibility": "public"],
+        ]
+        w.statuses = [
+            ["id": "st_todo", "projectId": "proj_eng", "title": "To do", "type": "todo", "order": 0],
+            ["id": "st_doing", "projectId": "proj_eng", "title": "Doing", "type": "doing", "order": 1],
+            ["id": "st_review", "projectId": "proj_eng", "title": "In review", "type": "in_review", "order": 2],
+            ["id": "st_done", "projectId": "proj_eng", "title": "Done", "type": "done", "order": 3],
+            ["id": "st_web_triage", "projectId": "proj_web", "title": "Triage", "type": "todo", "order": 0],
+            ["id": "st_web_todo", "projectId": "proj_web", "title": "Backlog", "type": "todo", "order": 1],
+            ["id": "st_web_done", "projectId": "proj_web", "title": "Shipped", "type": "done", "order": 2],
+        ]
+        w.members = [
+            ["id": "mem_1", "userId": "user_ada", "role": "admin", "name": "Ada Lovelace", "imageUrl": nil],
+            ["id": "mem_2", "userId": "user_grace", "role": "member", "name": "Grace Hopper", "imageUrl": nil],
+        ]
+        w.agents = [
+            ["agentUserId": "agent-triage01", "name": "Triage Bot", "description": "Investigates incidents"],
+        ]
+        return w
+    }
+
+    public var allTasks: [[String: JSONValue]] { taskOrder.compactMap { tasks[$0] } }
+
+    mutating func makeId(_ prefix: String) -> String {
+        defer { nextId += 1 }
+        return "\(prefix)_\(nextId)"
+    }
+
+    func status(_ id: String) -> JSONValue? { statuses.first { $0["id"]?.stringValue == id } }
+
+    static let createFields: Set<String> = ["projectId", "stageId", "title", "description", "ownerId", "dueDate", "dueTime", "estimate"]
+    static let updateFields: Set<String> = ["title", "description", "ownerId", "stageId", "dueDate", "dueTime", "estimate", "completed"]
+
+    static func rejectUnknown(_ body: [String: JSONValue], allowed: Set<String>) throws(Failure) {
+        for key in body.keys.sorted() where !allowed.contains(key) {
+            throw Failure(400, "Unknown field: \(key)")
+        }
+    }
+
+    func checkTypes(_ body: [String: JSONValue], projectId: String?) throws(Failure) {
+        for key in ["dueDate", "dueTime", "estimate"] {
+            if let v = body[key], !(v.isNull || v.numberValue != nil) { throw Failure(400, "\(key) must be a number or null") }
+        }
+        for key in ["title", "description", "ownerId", "stageId"] {
+            if let v = body[key], !(v.isNull || v.stringValue != nil) { throw Failure(400, "\(key) must be a string or null") }
+        }
+        if let title = body["title"], title.stringValue?.isEmpty != false { throw Failure(400, "title must be a non-empty string") }
+        if let owner = body["ownerId"]?.stringValue, !members.contains(where: { $0["userId"]?.stringValue == owner }) {
+            throw Failure(400, "ownerId \(owner) is not a member of this workspace")
+        }
+        if let stage = body["stageId"]?.stringValue {
+            guard let s = status(stage) else { throw Failure(400, "Unknown stageId: \(stage)") }
+            if let projectId, s["projectId"]?.stringValue != projectId { throw Failure(400, "stageId \(stage) belongs to another project") }
+        }
+    }
+
+    public mutating func createTask(_ body: [String: JSONValue], creator: String) throws(Failure) -> JSONValue {
+        try Self.rejectUnknown(body, allowed: Self.createFields)
+        guard let projectId = body["projectId"]?.stringValue else { throw Failure(400, "projectId is required") }
+        guard projects.contains(where: { $0["id"]?.stringValue == projectId }) else { throw Failure(404, "Project not found") }
+        guard body["title"] != nil else { throw Failure(400, "title is required") }
+        try checkTypes(body, projectId: projectId)
+        let now = clock()
+        let id = makeId("task")
+        var stageId = body["stageId"] ?? .null
+        if stageId.isNull, let first = statuses.filter({ $0["projectId"]?.stringValue == projectId }).min(by: { ($0["order"]?.numberValue ?? 0) < ($1["order"]?.numberValue ?? 0) }) {
+            stageId = first["id"] ?? .null
+        }
+        let order = Double(tasks.values.filter { $0["stageId"] == stageId }.count)
+        let task: [String: JSONValue] = [
+            "id": .string(id), "workspaceId": .string(workspaceId), "projectId": .string(projectId), "stageId": stageId,
+            "title": body["title"]!, "description": body["description"] ?? .null, "estimate": body["estimate"] ?? .null,
+            "order": .number(order), "ownerId": body["ownerId"] ?? .null, "creatorId": .string(creator),
+            "completed": false, "completedAt": .null, "dueDate": body["dueDate"] ?? .null, "dueTime": body["dueTime"] ?? .null,
+            "source": .null, "createdAt": .number(now), "updatedAt": .number(now), "lastActivityAt": .number(now),
+        ]
+        tasks[id] = task
+        taskOrder.append(id)
+        return .object(task)
+    }
+
+    public mutating func updateTask(_ body: [String: JSONValue]) throws(Failure) -> JSONValue {
+        guard let id = body["id"]?.stringValue else { throw Failure(400, "id is required") }
+        var fields = body
+        fields["id"] = nil
+        try Self.rejectUnknown(fields, allowed: Self.updateFields)
+        guard var task = tasks[id] else { throw Failure(404, "Task not found") }
+        try checkTypes(fields, projectId: task["projectId"]?.stringValue)
+        if let c = fields["completed"], c.boolValue == nil { throw Failure(400, "completed must be a boolean") }
+        for (k, v) in fields where k != "completed" { task[k] = v }
+        if let completed = fields["completed"]?.boolValue {
+            task["completed"] = .bool(completed)
+            task["completedAt"] = completed ? .number(clock()) : .null
+            // Auto-move to the nearest done / todo column when one exists.
+            if fields["stageId"] == nil, let project = task["projectId"]?.stringValue {
+                let wanted = completed ? "done" : "todo"
+                let current = task["stageId"].flatMap { $0.stringValue }.flatMap(status)
+                if current?["type"]?.stringValue != wanted,
+                   let column = statuses.filter({ $0["projectId"]?.stringValue == project && $0["type"]?.stringValue == wanted })
+                    .min(by: { ($0["order"]?.numberValue ?? 0) < ($1["order"]?.numberValue ?? 0) }) {
+                    task["stageId"] = column["id"] ?? .null
+                }
+            }
+        }
+        let now = clock()
+        task["updatedAt"] = .number(now)
+        task["lastActivityAt"] = .number(now)
+        tasks[id] = task
+        return .object(task)
+    }
+
+    public mutating func deleteTask(_ id: String) throws(Failure) {
+        guard tasks.removeValue(forKey: id) != nil else { throw Failure(404, "Task not found") }
+        taskOrder.removeAll { $0 == id }
+    }
+
+    public mutating func batch(_ body: [String: JSONValue]) throws(Failure) -> JSONValue {
+        try Self.rejectUnknown(body, allowed: ["operations"])
+        guard let ops = body["operations"]?.arrayValue else { throw Failure(400, "operations must be an array") }
+        guard !ops.isEmpty, ops.count <= 200 else { throw Failure(400, "operations must hold 1 to 200 items") }
+        var results: [JSONValue] = []
+        for op in ops {
+            guard var fields = op.objectValue else {
+                results.append(["ok": false, "error": "operation must be an object"])
+                continue
+            }
+            let kind = fields["op"]?.stringValue ?? ""
+            fields["op"] = nil
+            let id = fields["id"] ?? .null
+            do throws(Failure) {
+                switch kind {
+                case "update":
+                    let task = try updateTask(fields)
+                    results.append(["ok": true, "op": "update", "id": id, "task": task])
+                case "delete":
+                    try Self.rejectUnknown(fields, allowed: ["id"])
+                    try deleteTask(id.stringValue ?? "")
+                    results.append(["ok": true, "op": "delete", "id": id])
+                default:
+                    throw Failure(400, "op must be \"update\" or \"delete\"")
+                }
+            } catch {
+                results.append(["ok": false, "op": .string(kind), "id": id, "error": .string(error.message)])
+            }
+        }
+        return ["results": .array(results)]
+    }
+
+    public mutating func delegate(_ body: [String: JSONValue], owner: String) throws(Failure) -> JSONValue {
+        try Self.rejectUnknown(body, allowed: ["taskId", "agentUserId", "prompt"])
+        guard let taskId = body["taskId"]?.stringValue, let agent = body["agentUserId"]?.stringValue else {
+            throw Failure(400, "taskId and agentUserId are required")
+        }
+        if let p = body["prompt"], p.stringValue == nil { throw Failure(400, "prompt must be a string") }
+        guard tasks[taskId] != nil else { throw Failure(404, "Task not found") }
+        guard agents.contains(where: { $0["agentUserId"]?.stringValue == agent }) else { throw Failure(404, "Agent not found") }
+        let key = agent + "|" + taskId
+        if let run = runs[key] {
+            return ["status": "already_active", "runId": run["runId"] ?? .null]
+        }
+        tasks[taskId]?["ownerId"] = .string(owner)
+        let runId = makeId("run")
+        runs[key] = ["runId": .string(runId), "status": "PENDING", "prompt": body["prompt"] ?? .null]
+        return ["status": "created", "runId": .string(runId)]
+    }
+
+    public var runCount: Int { runs.count }
+}
