@@ -1,0 +1,106 @@
+import Hummingbird
+import TaskBridgeCore
+import TaskBridgeStore
+
+/// `/admin/api/…`: inspect events, jobs and attempts; retry jobs and dead letters;
+/// replay events. Enabled only when an admin token is configured; the bearer token is
+/// compared in constant time.
+struct AdminController: Sendable {
+    let runtime: TaskBridgeRuntime
+
+    func register(on router: Router<TaskBridgeRequestContext>, prefix: String) {
+        let base = "\(prefix)/admin/api"
+        router.get("\(base)/events") { req, ctx in try await self.guarded(req) { try await self.listEvents(req) } }
+        router.get("\(base)/events/:id") { req, ctx in try await self.guarded(req) { try await self.showEvent(ctx.parameters.get("id") ?? "") } }
+        router.post("\(base)/events/:id/replay") { req, ctx in try await self.guarded(req) { try await self.replay(ctx.parameters.get("id") ?? "") } }
+        router.get("\(base)/jobs") { req, ctx in try await self.guarded(req) { try await self.listJobs(req) } }
+        router.post("\(base)/jobs/:id/retry") { req, ctx in try await self.guarded(req) { try await self.retry(ctx.parameters.get("id") ?? "") } }
+        router.post("\(base)/dead-letters/retry") { req, ctx in try await self.guarded(req) { try await self.retryDead(req) } }
+    }
+
+    func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
+        guard let token = runtime.adminToken else {
+            return JSONResponse.error(404, "the admin API is disabled; set TASKBRIDGE_ADMIN_TOKEN (admin.token) to enable it")
+        }
+        let header = request.headers[.authorization] ?? ""
+        let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+        guard !given.isEmpty, ConstantTime.equals(given, token.bytes) else {
+            return JSONResponse.error(401, "missing or wrong admin token (send Authorization: Bearer <token>)",
+                                      headers: [.wwwAuthenticate: "Bearer"])
+        }
+        do {
+            return try await body()
+        } catch let e as AdminInputError {
+            return JSONResponse.error(400, e.message)
+        }
+    }
+
+    struct AdminInputError: Error { let message: String }
+
+    func time(_ request: Request, _ name: String) throws -> Int64? {
+        guard let raw = request.uri.queryParameters.get(name) else { return nil }
+        if let ms = Int64(raw) { return ms }
+        guard let ms = ISO8601.parseMillis(raw) else {
+            throw AdminInputError(message: "\(name)=\(raw.prefix(40)) is not a time; use Unix milliseconds or ISO 8601 (2026-11-22T10:00:00Z)")
+        }
+        return ms
+    }
+
+    func limit(_ request: Request) throws -> Int {
+        guard let raw = request.uri.queryParameters.get("limit") else { return 100 }
+        guard let n = Int(raw), (1...1000).contains(n) else { throw AdminInputError(message: "limit must be 1 to 1000") }
+        return n
+    }
+
+    func jobFilter(_ q: Parameters, _ request: Request) throws -> JobFilter {
+        if let s = q.get("state"), !JobState.allCases.map(\.rawValue).contains(s) {
+            throw AdminInputError(message: "state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return JobFilter(source: q.get("source"), type: q.get("type"), state: q.get("state"), target: q.get("target"),
+                         ruleId: q.get("rule"), sinceMillis: try time(request, "since"), untilMillis: try time(request, "until"),
+                         limit: try limit(request))
+    }
+
+    func listEvents(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        let events = try await runtime.store.listEvents(EventFilter(
+            source: q.get("source"), type: q.get("type"), status: q.get("status"),
+            sinceMillis: try time(request, "since"), untilMillis: try time(request, "until"), limit: try limit(request)))
+        return JSONResponse.make(.ok, ["events": .array(events.map(AdminJSON.event))])
+    }
+
+    func showEvent(_ id: String) async throws -> Response {
+        guard let detail = try await runtime.store.eventDetail(id: id) else { return JSONResponse.error(404, "no event \(id.prefix(60))") }
+        return JSONResponse.make(.ok, AdminJSON.detail(detail))
+    }
+
+    func listJobs(_ request: Request) async throws -> Response {
+        let jobs = try await runtime.store.listJobs(try jobFilter(request.uri.queryParameters, request))
+        return JSONResponse.make(.ok, ["jobs": .array(jobs.map(AdminJSON.job))])
+    }
+
+    func retry(_ id: String) async throws -> Response {
+        guard try await runtime.store.retryJob(id: id, nowMillis: WallClock.nowMillis()) else {
+            return JSONResponse.error(409, "job \(id.prefix(60)) is unknown, running or already succeeded")
+        }
+        runtime.wake.signal()
+        return JSONResponse.make(.ok, ["job": .string(id), "state": "pending"])
+    }
+
+    func retryDead(_ request: Request) async throws -> Response {
+        let n = try await runtime.store.retryDeadJobs(try jobFilter(request.uri.queryParameters, request), nowMillis: WallClock.nowMillis())
+        if n > 0 { runtime.wake.signal() }
+        return JSONResponse.make(.ok, ["retried": .number(Double(n))])
+    }
+
+    func replay(_ id: String) async throws -> Response {
+        do {
+            let ids = try await EventReplanner(config: runtime.config, rules: runtime.rules).replay(eventId: id, store: runtime.store)
+            if !ids.isEmpty { runtime.wake.signal() }
+            return JSONResponse.make(.ok, ["event": .string(id), "jobs": .array(ids.map(JSONValue.string))])
+        } catch let e as EventReplanner.ReplayError {
+            if case .unknownEvent = e { return JSONResponse.error(404, e.description) }
+            return JSONResponse.error(409, e.description)
+        }
+    }
+}

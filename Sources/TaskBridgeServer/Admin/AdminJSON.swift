@@ -1,0 +1,47 @@
+import TaskBridgeCore
+import TaskBridgeStore
+
+/// JSON shapes of the admin API (and of `taskbridge events --json`).
+public enum AdminJSON {
+    static func time(_ millis: Int64) -> JSONValue {
+        .string(ISO8601.format(seconds: Double(millis) / 1000))
+    }
+
+    public static func event(_ e: EventSummary) -> JSONValue {
+        ["id": .string(e.id), "source": .string(e.source), "type": .string(e.type),
+         "dedupeKey": e.dedupeKey.map(JSONValue.string) ?? .null, "receivedAt": time(e.receivedAtMillis),
+         "status": .string(e.status), "jobs": .number(Double(e.jobs))]
+    }
+
+    public static func job(_ j: JobSummary) -> JSONValue {
+        ["id": .string(j.id), "event": .string(j.eventId), "source": .string(j.source), "type": .string(j.type),
+         "rule": .string(j.ruleId), "target": .string(j.target), "orderingKey": j.orderingKey.map(JSONValue.string) ?? .null,
+         "state": .string(j.state), "step": .number(Double(j.step)), "attempts": .number(Double(j.attempts)),
+         "dueAt": time(j.dueAtMillis), "createdAt": time(j.createdAtMillis), "updatedAt": time(j.updatedAtMillis),
+         "lastError": j.lastError.map(JSONValue.string) ?? .null,
+         "outputs": (try? JSONParser.parse(j.outputs)) ?? .object([:])]
+    }
+
+    public static func attempt(_ a: AttemptRecord) -> JSONValue {
+        ["step": .number(Double(a.step)), "startedAt": time(a.startedAtMillis), "latencyMs": .number((a.latencyMillis * 10).rounded() / 10),
+         "status": a.status.map { .number(Double($0)) } ?? .null, "outcome": .string(a.outcome),
+         "error": a.error.map(JSONValue.string) ?? .null, "request": a.request.map(JSONValue.string) ?? .null,
+         "response": a.response.map(JSONValue.string) ?? .null]
+    }
+
+    public static func detail(_ d: EventDetail) -> JSONValue {
+        let e = d.event
+        let payload: JSONValue = (try? JSONParser.parse(e.body)) ?? .string(String(decoding: e.body, as: UTF8.self))
+        var jobs: [JSONValue] = []
+        for j in d.jobs {
+            var o = job(j).objectValue ?? [:]
+            o["attempts"] = .array((d.attempts[j.id] ?? []).map(attempt))
+            jobs.append(.object(o))
+        }
+        return ["id": .string(e.id), "source": .string(e.source), "type": .string(e.type),
+                "dedupeKey": e.dedupeKey.map(JSONValue.string) ?? .null, "receivedAt": time(e.receivedAtMillis),
+                "clientIp": e.clientIP.map(JSONValue.string) ?? .null, "status": .string(e.status),
+                "headers": .object(e.headers.mapValues(JSONValue.string)), "contentType": .string(e.contentType),
+                "payload": payload, "matchedRules": .array(d.jobs.map { .string($0.ruleId) }), "jobs": .array(jobs)]
+    }
+}

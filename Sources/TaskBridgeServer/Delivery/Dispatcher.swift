@@ -1,0 +1,129 @@
+import AsyncHTTPClient
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TaskBridgeCore
+import TaskBridgeStore
+import TaskBridgeTargets
+
+/// Claims due jobs and runs them: leases in the database, at most one job per ordering
+/// key at a time (the store enforces arrival order), per-target gates, and a graceful
+/// shutdown that lets in-flight steps finish — or hands them back — within a deadline.
+public final class Dispatcher: Service, Sendable {
+    let runtime: TaskBridgeRuntime
+    let targets: [String: TargetRuntime]
+    let runner: JobRunner
+    let client: HTTPClient
+    let settings: DeliverySettings
+    let owner: String
+    private let inFlight = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    static let claimBatch = 256
+
+    /// - Parameter transports: replaces the HTTP transport per target (tests, dry runs).
+    public init(runtime: TaskBridgeRuntime, transports: [String: any GroupChatTransport] = [:]) {
+        self.runtime = runtime
+        self.settings = runtime.config.delivery
+        var pool = HTTPClient.Configuration.ConnectionPool()
+        pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, runtime.config.targets.values.map(\.concurrency).max() ?? 8)
+        var clientConfig = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)),
+                                                    connectionPool: pool, decompression: .disabled)
+        clientConfig.httpVersion = .http1Only
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)
+        var targets: [String: TargetRuntime] = [:]
+        for (name, t) in runtime.config.targets {
+            targets[name] = TargetRuntime(config: t, client: client, secrets: SecretResolver(), logger: runtime.logger,
+                                          transportOverride: transports[name])
+        }
+        self.targets = targets
+        self.owner = Identifier.make(prefix: "worker", millis: WallClock.nowMillis())
+        self.runner = JobRunner(runtime: runtime, targets: targets, owner: owner, leaseMillis: Int64(settings.leaseSeconds * 1000))
+    }
+
+    public var jobsInFlight: Int { inFlight.load(ordering: .relaxed) }
+
+    func breakerGauges() -> [(String, Int)] {
+        targets.map { ($0.key, $0.value.gate.breakerGauge) }
+    }
+
+    public func run() async throws {
+        let recovered = try await runtime.store.recoverOrphanedJobs(nowMillis: WallClock.nowMillis())
+        if recovered > 0 {
+            runtime.logger.notice("resuming \(recovered) job(s) a previous process left running; their current step is reconciled before it is sent again")
+        }
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                await self.claimLoop(group: &group)
+                await self.drain()
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            self.stopping.store(true, ordering: .relaxed)
+            self.runtime.wake.signal()
+        }
+        try? await client.shutdown()
+        runtime.logger.info("dispatcher stopped", metadata: ["in_flight": "\(inFlight.load(ordering: .relaxed))"])
+    }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        let names = targets.keys.sorted()
+        while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
+            var claimed = 0
+            for name in names {
+                guard let target = targets[name], target.connector != nil else { continue }
+                let permits = target.gate.breakerPermits()
+                guard permits > 0 else { continue }
+                let free = settings.maxInFlight - inFlight.load(ordering: .relaxed)
+                guard free > 0 else { break }
+                let limit = permits == Int.max ? min(free, Self.claimBatch) : 1
+                let jobs: [ClaimedJob]
+                let events: [Int64: StoredEvent]
+                do {
+                    jobs = try await runtime.store.claimJobs(target: name, limit: limit, owner: owner, nowMillis: WallClock.nowMillis(),
+                                                             leaseMillis: Int64(settings.leaseSeconds * 1000))
+                    if jobs.isEmpty { continue }
+                    events = try await runtime.store.events(seqs: Array(Set(jobs.map(\.eventSeq))))
+                } catch {
+                    runtime.logger.error("cannot claim jobs", metadata: ["target": "\(name)", "error": "\(error)"])
+                    break
+                }
+                claimed += jobs.count
+                inFlight.add(jobs.count, ordering: .relaxed)
+                for job in jobs {
+                    let event = events[job.eventSeq]
+                    group.addTask {
+                        await self.runner.run(job, event: event)
+                        self.inFlight.subtract(1, ordering: .relaxed)
+                        self.runtime.wake.signal()
+                    }
+                }
+            }
+            if claimed == 0 || inFlight.load(ordering: .relaxed) >= settings.maxInFlight {
+                await runtime.wake.wait(upTo: await idleDelay())
+            }
+        }
+    }
+
+    /// How long to sleep with nothing to claim: until the next job is due, an open
+    /// breaker allows a probe, or the poll interval passes (a safety net).
+    private func idleDelay() async -> Double {
+        var delay = settings.pollIntervalSeconds
+        if let due = try? await runtime.store.nextDueMillis() {
+            delay = min(delay, max(0.005, Double(due - WallClock.nowMillis()) / 1000))
+        }
+        for t in targets.values { if let s = t.gate.breakerReopensIn() { delay = min(delay, max(0.01, s)) } }
+        return delay
+    }
+
+    /// Lets in-flight jobs finish for up to the grace period.
+    private func drain() async {
+        let deadline = MonotonicClock.seconds() + settings.shutdownGraceSeconds
+        while inFlight.load(ordering: .relaxed) > 0 && MonotonicClock.seconds() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let left = inFlight.load(ordering: .relaxed)
+        if left > 0 {
+            runtime.logger.notice("shutdown grace period over; releasing \(left) in-flight job(s) for the next start")
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Crypto
+import Logging
+import Synchronization
+import TaskBridgeCore
+import TaskBridgeStore
+import TaskBridgeTargets
+
+/// Runs one claimed job: renders each remaining step against the stored event and the
+/// outputs of earlier steps, executes it, and makes the outcome durable before moving
+/// on — so a retry resumes at the failed step and a step that succeeded is never sent
+/// again.
+final class JobRunner: Sendable {
+    let runtime: TaskBridgeRuntime
+    let targets: [String: TargetRuntime]
+    let owner: String
+    let leaseMillis: Int64
+    private let storedRules = Mutex<[String: Rule]>([:])
+
+    init(runtime: TaskBridgeRuntime, targets: [String: TargetRuntime], owner: String, leaseMillis: Int64) {
+        self.runtime = runtime
+        self.targets = targets
+        self.owner = owner
+        self.leaseMillis = leaseMillis
+    }
+
+    var store: any Store { runtime.store }
+    var logger: Logger { runtime.logger }
+
+    /// The rule version the job was planned with: from the live rule set, else from the
+    /// stored versions.
+    func rule(_ job: ClaimedJob) async throws -> Rule? {
+        if let r = runtime.rules.rule(versionHash: job.ruleVersion) { return r }
+        if let r = storedRules.withLock({ $0[job.ruleVersion] }) { return r }
+        guard let stored = try await store.ruleVersion(job.ruleVersion) else { return nil }
+        let parsed = try RuleParser(config: runtime.config).parseStoredRule(stored.json, file: stored.file)
+        storedRules.withLock { $0[job.ruleVersion] = parsed }
+        return parsed
+    }
+
+    /// `Idempotency-Key` for a step: stable per (source, event dedupe key, rule, step).
+    static func idempotencyKey(source: String, dedupeKey: String?, eventId: String, ruleId: String, step: Int) -> String {
+        let material = "\(source)|\(dedupeKey ?? eventId)|\(ruleId)|\(step)"
+        let digest = SHA256.hash(data: Array(material.utf8))
+        return "tb_" + digest.prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    func finish(_ job: ClaimedJob, _ change: JobUpdate.Change, attempt: AttemptRecord? = nil, link: LinkRecord? = nil) async {
+        do {
+            let held = try await store.update(JobUpdate(jobSeq: job.seq, leaseOwner: owner, change: change, attempt: attempt,
+                                                        link: link, nowMillis: WallClock.nowMillis()))
+            if !held { logger.warning("job lease was lost before its outcome was recorded", metadata: ["job": "\(job.id)"]) }
+        } catch {
+            // The lease will expire and the job will be taken again (as uncertain).
+            logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
+        }
+    }
+
+    func deadLetter(_ job: ClaimedJob, _ event: StoredEvent?, _ reason: String, attempt: AttemptRecord? = nil) async {
+        await finish(job, .dead(error: reason), attempt: attempt)
+        runtime.metrics.jobFinished(target: job.target, state: "dead", sinceReceivedSeconds: nil)
+        logger.error("job dead-lettered", metadata: [
+            "job": "\(job.id)", "event": "\(event?.id ?? "?")", "rule": "\(job.ruleId)", "target": "\(job.target)", "reason": "\(reason)",
+        ])
+    }
+
+    func run(_ job: ClaimedJob, event: StoredEvent?) async {
+        guard let event else {
+            await deadLetter(job, nil, "the job's event is missing from the store")
+            return
+        }
+        let rule: Rule
+        do {
+            guard let r = try await self.rule(job) else {
+                await deadLetter(job, event, "rule \(job.ruleId) version \(job.ruleVersion) is not stored")
+                return
+            }
+            rule = r
+        } catch {
+            await deadLetter(job, event, "rule \(job.ruleId) version \(job.ruleVersion) no longer loads: \(error)")
+            return
+        }
+        guard let source = runtime.config.sources[event.source] else {
+            await deadLetter(job, event, "source \(event.source) is no longer configured")
+            return
+        }
+        let payload: JSONValue
+        do {
+            var headers = HeaderFields()
+            headers.append("content-type", event.contentType)
+            let document = try WebhookAdapters.adapter(for: source).payloadDocument(headers, body: event.body)
+            payload = try JSONParser.parse(document, keeping: rule.stepPayloadTrie)
+        } catch {
+            await deadLetter(job, event, "stored payload cannot be read: \(error)")
+            return
+        }
+        var outputs = job.outputs
+        var context = EventContext(id: event.id, type: event.type, source: event.source, receivedAtMillis: event.receivedAtMillis,
+                                   dedupeKey: event.dedupeKey, body: payload, headers: event.headers, clientIP: event.clientIP,
+                                   captures: job.captures, steps: outputs)
+        var previousTask: String?
+        for i in 0..<min(job.step, rule.steps.count) {
+            if let id = outputs[rule.steps[i].id]?["task"]?["id"]?.stringValue { previousTask = id }
+        }
+        var step = job.step
+        while step < rule.steps.count {
+            let spec = rule.steps[step]
+            let rendered: RenderedStep
+            do {
+                rendered = try spec.render(context, previousTask: previousTask)
+            } catch {
+                await deadLetter(job, event, "\(rule.file): \(error.description)")
+                return
+            }
+            guard let target = targets[rendered.target], let connector = target.connector else {
+                if targets[rendered.target] != nil {
+                    await finish(job, .released(uncertain: false))
+                } else {
+                    await deadLetter(job, event, "target \(rendered.target) is no longer configured")
+                }
+                return
+            }
+            let firstTry = step == job.step
+            let store = self.store
+            let started = WallClock.nowMillis()
+            let result = await connector.execute(rendered, context: GroupChatConnector.StepContext(
+                idempotencyKey: Self.idempotencyKey(source: event.source, dedupeKey: event.dedupeKey, eventId: event.id,
+                                                    ruleId: rule.id, step: step),
+                uncertain: firstTry && job.uncertain,
+                lookupLink: { key in
+                    try await store.link(target: rendered.target, key: key).map {
+                        GroupChatConnector.LinkedTask(taskId: $0.taskId, projectId: $0.projectId)
+                    }
+                }))
+            let attempt = record(result, step: step, startedAt: started, target: rendered.target)
+            switch result.outcome {
+            case .success(let output, let link):
+                outputs[spec.id] = output
+                context.steps = outputs
+                if let id = output["task"]?["id"]?.stringValue { previousTask = id }
+                let linkRecord = link.map { LinkRecord(target: rendered.target, key: $0.key, taskId: $0.taskId, projectId: $0.projectId) }
+                let last = step + 1 == rule.steps.count
+                log(job, event, rule, step, rendered, attempt, "ok", nil)
+                if last {
+                    await finish(job, .succeeded(outputs: outputs), attempt: attempt, link: linkRecord)
+                    runtime.metrics.jobFinished(target: job.target, state: "succeeded",
+                                                sinceReceivedSeconds: Double(WallClock.nowMillis() - event.receivedAtMillis) / 1000)
+                } else {
+                    await finish(job, .progressed(nextStep: step + 1, outputs: outputs, leaseUntilMillis: WallClock.nowMillis() + leaseMillis),
+                                 attempt: attempt, link: linkRecord)
+                }
+                step += 1
+            case .failure(let failure):
+                await handle(failure, job: job, event: event, rule: rule, step: step, firstTry: firstTry, rendered: rendered,
+                             attempt: attempt, target: target)
+                return
+            }
+            if Task.isCancelled, step < rule.steps.count {
+                await finish(job, .released(uncertain: false))
+                return
+            }
+        }
+    }
+
+    func handle(_ failure: StepFailure, job: ClaimedJob, event: StoredEvent, rule: Rule, step: Int, firstTry: Bool,
+                rendered: RenderedStep, attempt: AttemptRecord?, target: TargetRuntime) async {
+        if failure.breakerOpen {
+            await finish(job, .released(uncertain: false))
+            return
+        }
+        if Task.isCancelled {
+            // Shutting down: hand the job back without spending an attempt.
+            var a = attempt
+            a?.outcome = "released"
+            await finish(job, .released(uncertain: failure.sent), attempt: a)
+            return
+        }
+        switch failure.failureClass {
+        case .permanent, .authentication:
+            if failure.failureClass == .authentication { runtime.metrics.authenticationFailure(target: rendered.target) }
+            var a = attempt
+            a?.outcome = "failed"
+            log(job, event, rule, step, rendered, a, "failed", failure.reason)
+            await deadLetter(job, event, failure.reason, attempt: a)
+        case .retryable:
+            let attempts = (firstTry ? job.attempts : 0) + 1
+            let firstDue = firstTry ? Double(job.firstDueAtMillis) / 1000 : Double(WallClock.nowMillis()) / 1000
+            let decision = target.policy.decide(attempt: attempts, firstAttemptAt: firstDue, now: Double(WallClock.nowMillis()) / 1000,
+                                                retryAfter: failure.retryAfterSeconds, random: Double.random(in: 0..<1))
+            var a = attempt
+            switch decision {
+            case .retry(let at):
+                a?.outcome = "retry"
+                log(job, event, rule, step, rendered, a, "retry", failure.reason)
+                await finish(job, .retry(atMillis: Int64(at * 1000), error: failure.reason, uncertain: failure.sent), attempt: a)
+            case .deadLetter(let why):
+                a?.outcome = "failed"
+                log(job, event, rule, step, rendered, a, "failed", failure.reason)
+                await deadLetter(job, event, "\(why); last error: \(failure.reason)", attempt: a)
+            }
+        }
+    }
+
+    /// One attempt row per step execution (lookups included in its request text), and
+    /// one metric sample per HTTP call.
+    func record(_ result: StepResult, step: Int, startedAt: Int64, target: String) -> AttemptRecord? {
+        for w in result.wire { runtime.metrics.attempt(target: target, status: w.status, seconds: w.latencyMillis / 1000) }
+        guard let main = result.wire.last else {
+            if case .failure(let f) = result.outcome, !f.breakerOpen {
+                return AttemptRecord(step: step, startedAtMillis: startedAt, latencyMillis: 0, status: nil, outcome: "failed",
+                                     error: f.reason, request: nil, response: nil)
+            }
+            if case .success = result.outcome {
+                return AttemptRecord(step: step, startedAtMillis: startedAt, latencyMillis: 0, status: nil, outcome: "ok",
+                                     error: nil, request: "(no request: the link already names the task)", response: nil)
+            }
+            return nil
+        }
+        var error: String?
+        if case .failure(let f) = result.outcome { error = f.reason }
+        return AttemptRecord(step: step, startedAtMillis: startedAt,
+                             latencyMillis: result.wire.reduce(0) { $0 + $1.latencyMillis }, status: main.status,
+                             outcome: error == nil ? "ok" : "retry", error: error,
+                             request: result.wire.map(\.request).joined(separator: "\n"), response: main.response)
+    }
+
+    func log(_ job: ClaimedJob, _ event: StoredEvent, _ rule: Rule, _ step: Int, _ rendered: RenderedStep,
+             _ attempt: AttemptRecord?, _ outcome: String, _ error: String?) {
+        var meta: Logger.Metadata = [
+            "event": "\(event.id)", "job": "\(job.id)", "rule": "\(rule.id)", "step": "\(step)", "action": "\(rendered.action.rawValue)",
+            "target": "\(rendered.target)", "outcome": "\(outcome)",
+        ]
+        if let s = attempt?.status { meta["status"] = "\(s)" }
+        if let l = attempt?.latencyMillis { meta["latency_ms"] = "\((l * 10).rounded() / 10)" }
+        if let error { meta["error"] = "\(error)" }
+        logger.log(level: outcome == "ok" ? .info : .warning, "delivery attempt", metadata: meta)
+    }
+}

@@ -1,0 +1,90 @@
+import Metrics
+import Prometheus
+import Synchronization
+import TaskBridgeCore
+
+/// Every metric TaskBridge exports, on a registry owned by one application instance
+/// (no global bootstrap, so several instances can live in one test process). Label
+/// values are bounded: event types past the first ``BoundedLabel/limit`` distinct ones
+/// are counted as `other`.
+public final class TaskBridgeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+    let eventTypes = BoundedLabel()
+    private let gauges = Mutex<[String: Metrics.Gauge]>([:])
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var f = PrometheusMetricsFactory(registry: registry)
+        f.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+            .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900), .seconds(3600),
+        ]
+        factory = f
+    }
+
+    /// An accepted or refused webhook. `outcome`: planned, unmatched, ignored, duplicate,
+    /// discarded, rejected.
+    public func event(source: String, type: String?, outcome: String) {
+        Metrics.Counter(label: "taskbridge_events_total",
+                dimensions: [("source", source), ("type", type.map(eventTypes.admit) ?? "unknown"), ("outcome", outcome)],
+                factory: factory).increment()
+    }
+
+    public func rejected(source: String, status: Int) {
+        Metrics.Counter(label: "taskbridge_ingress_rejected_total", dimensions: [("source", source), ("status", String(status))],
+                factory: factory).increment()
+    }
+
+    public func attempt(target: String, status: Int?, seconds: Double) {
+        Metrics.Counter(label: "taskbridge_delivery_attempts_total",
+                dimensions: [("target", target), ("status_class", FailureClass.statusClass(status))], factory: factory).increment()
+        Metrics.Timer(label: "taskbridge_attempt_duration_seconds", dimensions: [("target", target)], factory: factory)
+            .recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    /// 401/403 from a target: its token is wrong, expired or revoked.
+    public func authenticationFailure(target: String) {
+        Metrics.Counter(label: "taskbridge_target_auth_failures_total", dimensions: [("target", target)], factory: factory).increment()
+    }
+
+    public func jobFinished(target: String, state: String, sinceReceivedSeconds: Double?) {
+        Metrics.Counter(label: "taskbridge_jobs_finished_total", dimensions: [("target", target), ("state", state)], factory: factory).increment()
+        if let s = sinceReceivedSeconds, state == "succeeded" {
+            Metrics.Timer(label: "taskbridge_delivery_latency_seconds", dimensions: [("target", target)], factory: factory)
+                .recordNanoseconds(Int64(max(0, s) * 1e9))
+        }
+    }
+
+    public func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let g = gauges.withLock { g in
+            if let existing = g[key] { return existing }
+            let made = Metrics.Gauge(label: name, dimensions: labels, factory: factory)
+            g[key] = made
+            return made
+        }
+        g.record(value)
+    }
+
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
+
+/// Admits the first `limit` distinct values of a label; later ones become `other`.
+final class BoundedLabel: Sendable {
+    static let limit = 200
+    private let seen = Mutex<Set<String>>([])
+
+    func admit(_ value: String) -> String {
+        let v = value.count > 100 ? String(value.prefix(100)) : value
+        return seen.withLock { s in
+            if s.contains(v) { return v }
+            if s.count >= Self.limit { return "other" }
+            s.insert(v)
+            return v
+        }
+    }
+}

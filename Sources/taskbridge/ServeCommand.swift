@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import TaskBridgeCore
+import TaskBridgeServer
+import TaskBridgeStore
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the service: receive webhooks, plan jobs, deliver them.",
+        discussion: "Settings come from flags, then TASKBRIDGE_* environment variables, then the config file, then defaults (127.0.0.1:8080, ./data).")
+
+    @OptionGroup var config: ConfigOption
+    @OptionGroup var data: DataDirOption
+    @Option(help: "Address to listen on (default: $TASKBRIDGE_HOST, server.host, or 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (default: $TASKBRIDGE_PORT, server.port, or 8080).") var port: Int?
+    @Option(name: .customLong("log-format"), help: "text or json (default: $TASKBRIDGE_LOG_FORMAT or logging.format).")
+    var logFormat: String?
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error (default: $TASKBRIDGE_LOG_LEVEL or logging.level).")
+    var logLevel: String?
+
+    func run() async throws {
+        let env = ProcessInfo.processInfo.environment
+        let loaded = try config.load()
+        let settings = loaded.config
+        let formatText = logFormat ?? env["TASKBRIDGE_LOG_FORMAT"].flatMap { $0.isEmpty ? nil : $0 } ?? settings.logging.format.rawValue
+        guard let format = LoggingSettings.Format(rawValue: formatText) else {
+            throw ValidationError("log format \"\(formatText)\" is not text or json")
+        }
+        let levelText = logLevel ?? env["TASKBRIDGE_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? settings.logging.level
+        guard let level = Logger.Level(rawValue: levelText) else { throw ValidationError("log level \"\(levelText)\" is not known") }
+        LoggingSetup.bootstrap(format: format, level: level)
+        let logger = Logger(label: "taskbridge")
+
+        let host = host ?? env["TASKBRIDGE_HOST"].flatMap { $0.isEmpty ? nil : $0 } ?? settings.server.host ?? "127.0.0.1"
+        var resolvedPort = settings.server.port ?? 8080
+        if let text = env["TASKBRIDGE_PORT"], !text.isEmpty {
+            guard let p = Int(text), (0...65_535).contains(p) else { throw ValidationError("TASKBRIDGE_PORT=\(text) is not a port number") }
+            resolvedPort = p
+        }
+        if let port {
+            guard (0...65_535).contains(port) else { throw ValidationError("--port \(port) is not a port number") }
+            resolvedPort = port
+        }
+        let dataDir = data.resolve(settings)
+        let listenPort = resolvedPort
+
+        let store: SQLiteStore
+        do {
+            store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: settings.storage.synchronous, logger: logger)
+        } catch {
+            printError("cannot open the event store in \(dataDir): \(error)")
+            throw ExitCode(1)
+        }
+        let runtime = TaskBridgeRuntime(loaded: loaded, store: store, logger: logger)
+        try await runtime.install(loaded.rules)
+        let app = buildApplication(runtime: runtime, options: AppOptions(host: host, port: listenPort)) { channel in
+            logger.notice("TaskBridge listening", metadata: [
+                "address": "http://\(host):\(channel.localAddress?.port ?? listenPort)\(settings.server.pathPrefix)",
+                "config": "\(loaded.configPath)", "data_dir": "\(dataDir)", "rules": "\(loaded.rules.rules.count)",
+                "sources": "\(settings.sources.keys.sorted().joined(separator: ","))",
+            ])
+        }
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+    }
+}
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Validate the config and rule files; print every problem as file: json.path: reason.")
+
+    @OptionGroup var config: ConfigOption
+
+    func run() async throws {
+        let loaded = try config.load()
+        let env = ProcessInfo.processInfo.environment
+        print("\(loaded.configPath): ok — \(loaded.config.sources.count) source(s), \(loaded.config.targets.count) target(s), "
+              + "\(loaded.rules.rules.count) rule(s) in \(loaded.ruleFiles.count) file(s)")
+        // Secrets are not validity problems (a source without one answers 503), but say so.
+        let resolver = SecretResolver(environment: env)
+        for (name, source) in loaded.config.sources.sorted(by: { $0.key < $1.key }) {
+            for ref in source.secrets {
+                if case .missing(let why) = resolver.resolve(ref) { print("note: source \(name): \(why)") }
+            }
+        }
+        for (name, target) in loaded.config.targets.sorted(by: { $0.key < $1.key }) {
+            if let ref = target.token, case .missing(let why) = resolver.resolve(ref) { print("note: target \(name): \(why)") }
+        }
+    }
+}

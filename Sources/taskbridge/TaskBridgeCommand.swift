@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct TaskBridgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "taskbridge",
+        abstract: "Turns Sentry, GitHub and website-widget webhooks into tasks on GroupChat.",
+        subcommands: [ServeCommand.self, CheckCommand.self, TestCommand.self, EventsCommand.self, DeadLetterCommand.self,
+                      ReplayCommand.self],
+        defaultSubcommand: ServeCommand.self)
+}
