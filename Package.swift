@@ -104,6 +104,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Helpers shared by the test targets: fixtures, derived variants, signing, waits.
+        .target(
+            name: "TaskBridgeTestSupport",
+            dependencies: ["TaskBridgeCore"],
+            path: "Tests/TaskBridgeTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TaskBridgeCoreTests",
             dependencies: ["TaskBridgeCore"],
@@ -117,14 +124,14 @@ let package = Package(
         .testTarget(
             name: "TaskBridgeServerTests",
             dependencies: [
-                "TaskBridgeServer", "GroupChatFake",
+                "TaskBridgeServer", "GroupChatFake", "TaskBridgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "TaskBridgeEndToEndTests",
-            dependencies: ["taskbridge", "GroupChatFake", "TaskBridgeCore",
+            dependencies: ["taskbridge", "GroupChatFake", "TaskBridgeCore", "TaskBridgeTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

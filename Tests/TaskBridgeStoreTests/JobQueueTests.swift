@@ -1,0 +1,155 @@
+import Foundation
+import Testing
+import TaskBridgeCore
+@testable import TaskBridgeStore
+
+@Suite struct JobQueueTests {
+    func claim(_ store: SQLiteStore, owner: String = "w1", now: Int64 = 10_000, lease: Int64 = 60_000, limit: Int = 100) async throws -> [ClaimedJob] {
+        try await store.claimJobs(target: "gc", limit: limit, owner: owner, nowMillis: now, leaseMillis: lease)
+    }
+
+    func succeed(_ store: SQLiteStore, _ j: ClaimedJob, owner: String = "w1", now: Int64 = 10_001) async throws {
+        #expect(try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: owner, change: .succeeded(outputs: [:]), nowMillis: now)))
+    }
+
+    @Test func onlyTheHeadOfEachOrderingKeyIsClaimable() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", key: "issue:1")]))
+            _ = try await store.ingest(event("e2", key: "2", at: 2, jobs: [job("b", key: "issue:1")]))
+            _ = try await store.ingest(event("e3", key: "3", at: 3, jobs: [job("c", key: "issue:2")]))
+            _ = try await store.ingest(event("e4", key: "4", at: 4, jobs: [job("d")]))
+            let first = try await claim(store)
+            #expect(first.map(\.ruleId) == ["a", "c", "d"])
+            #expect(try await claim(store).isEmpty)
+            try await succeed(store, first[0])
+            #expect(try await claim(store).map(\.ruleId) == ["b"])
+        }
+    }
+
+    @Test func aRetryingJobHoldsItsKeyAndADeadOneReleasesIt() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", key: "k")]))
+            _ = try await store.ingest(event("e2", key: "2", at: 2, jobs: [job("b", key: "k")]))
+            let a = try #require(try await claim(store).first)
+            #expect(try await store.update(JobUpdate(jobSeq: a.seq, leaseOwner: "w1",
+                                                     change: .retry(atMillis: 50_000, error: "503", uncertain: false), nowMillis: 10_001)))
+            #expect(try await claim(store, now: 20_000).isEmpty, "b must wait while a is retrying")
+            let again = try #require(try await claim(store, now: 50_000).first)
+            #expect(again.ruleId == "a")
+            #expect(again.attempts == 1)
+            #expect(try await store.update(JobUpdate(jobSeq: again.seq, leaseOwner: "w1", change: .dead(error: "400 bad"), nowMillis: 50_001)))
+            #expect(try await claim(store, now: 50_002).map(\.ruleId) == ["b"])
+            let dead = try await store.listJobs(JobFilter(state: "dead"))
+            #expect(dead.map(\.ruleId) == ["a"])
+            #expect(dead.first?.lastError == "400 bad")
+        }
+    }
+
+    @Test func anExpiredLeaseIsClaimedAgainAsUncertainAndTheOldOwnerLosesIt() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            let held = try #require(try await claim(store, owner: "old", now: 10_000, lease: 5_000).first)
+            #expect(held.uncertain == false)
+            #expect(try await claim(store, owner: "new", now: 14_999).isEmpty)
+            let taken = try #require(try await claim(store, owner: "new", now: 15_001).first)
+            #expect(taken.seq == held.seq)
+            #expect(taken.uncertain)
+            let accepted = try await store.update(JobUpdate(jobSeq: held.seq, leaseOwner: "old", change: .succeeded(outputs: [:]), nowMillis: 15_002))
+            #expect(accepted == false)
+            try await succeed(store, taken, owner: "new", now: 15_003)
+        }
+    }
+
+    @Test func orphansOfADeadProcessAreResumedAsUncertain() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            _ = try await claim(store)
+            #expect(try await store.recoverOrphanedJobs(nowMillis: 10_500) == 1)
+            let resumed = try #require(try await claim(store, owner: "w2", now: 10_600).first)
+            #expect(resumed.uncertain)
+        }
+    }
+
+    @Test func progressKeepsOutputsAndResetsAttempts() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            let j = try #require(try await claim(store).first)
+            _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: .retry(atMillis: 10_000, error: "x", uncertain: true), nowMillis: 10_000))
+            let j2 = try #require(try await claim(store).first)
+            #expect(j2.attempts == 1)
+            #expect(j2.uncertain)
+            let outputs: [String: JSONValue] = ["create": ["task": ["id": "task_9"]]]
+            let ok = try await store.update(JobUpdate(
+                jobSeq: j2.seq, leaseOwner: "w1", change: .progressed(nextStep: 1, outputs: outputs, leaseUntilMillis: 99_000),
+                attempt: AttemptRecord(step: 0, startedAtMillis: 10_000, latencyMillis: 3.5, status: 200, outcome: "ok", error: nil,
+                                       request: "POST /api/v1/tasks {}", response: "{}"),
+                link: LinkRecord(target: "gc", key: "sentry-issue:1", taskId: "task_9", projectId: "proj"), nowMillis: 10_002))
+            #expect(ok)
+            _ = try await store.update(JobUpdate(jobSeq: j2.seq, leaseOwner: "w1", change: .released(uncertain: false), nowMillis: 10_003))
+            let j3 = try #require(try await claim(store, now: 10_004).first)
+            #expect(j3.step == 1)
+            #expect(j3.attempts == 0)
+            #expect(j3.uncertain == false)
+            #expect(j3.outputs == outputs)
+            #expect(try await store.link(target: "gc", key: "sentry-issue:1") == LinkRecord(target: "gc", key: "sentry-issue:1", taskId: "task_9", projectId: "proj"))
+            #expect(try await store.link(target: "other", key: "sentry-issue:1") == nil)
+            let detail = try #require(try await store.eventDetail(id: "e1"))
+            #expect(detail.attempts[j3.id]?.map(\.status) == [200])
+        }
+    }
+
+    @Test func manualAndBulkRetriesMakeDeadLettersDue() async throws {
+        try await withStore { store, _ async throws in
+            for i in 0..<3 { _ = try await store.ingest(event("e\(i)", key: "\(i)", jobs: [job("r\(i)")])) }
+            for j in try await claim(store) {
+                _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: .dead(error: "gone"), nowMillis: 10_001))
+            }
+            let one = try #require(try await store.listJobs(JobFilter(ruleId: "r0")).first)
+            #expect(try await store.retryJob(id: one.id, nowMillis: 20_000))
+            #expect(try await store.retryJob(id: "job_unknown", nowMillis: 20_000) == false)
+            #expect(try await store.retryDeadJobs(JobFilter(), nowMillis: 20_000) == 2)
+            #expect(try await claim(store, now: 20_000).count == 3)
+        }
+    }
+
+    @Test func replayAddsJobsToAnExistingEvent() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1"))
+            #expect(try await store.eventDetail(id: "e1")?.event.status == "unmatched")
+            let ids = try await store.addJobs(eventId: "e1", jobs: [job("late")], nowMillis: 30_000)
+            #expect(ids.count == 1)
+            #expect(try await store.eventDetail(id: "e1")?.event.status == "planned")
+            #expect(try await claim(store, now: 30_000).map(\.ruleId) == ["late"])
+        }
+    }
+
+    @Test func pruningKeepsDeadLettersAndRecentEvents() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("old-done", key: "1", at: 1_000, jobs: [job("a")]))
+            _ = try await store.ingest(event("old-dead", key: "2", at: 1_000, jobs: [job("b")]))
+            _ = try await store.ingest(event("old-unmatched", key: "3", at: 1_000))
+            _ = try await store.ingest(event("new-done", key: "4", at: 90_000, jobs: [job("c")]))
+            for j in try await claim(store, now: 100_000) {
+                let change: JobUpdate.Change = j.ruleId == "b" ? .dead(error: "x") : .succeeded(outputs: [:])
+                _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: change,
+                                                     attempt: AttemptRecord(step: 0, startedAtMillis: 100_000, latencyMillis: 1, status: 200,
+                                                                            outcome: "ok", error: nil, request: nil, response: nil),
+                                                     nowMillis: 100_001))
+            }
+            let result = try await store.prune(beforeMillis: 50_000)
+            #expect(result == PruneResult(events: 2, jobs: 1, attempts: 1))
+            #expect(Set(try await store.listEvents(EventFilter()).map(\.id)) == ["old-dead", "new-done"])
+        }
+    }
+
+    @Test func queueStatsCountStatesAndDueJobs() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", at: 1_000, jobs: [job("a"), job("b", target: "other")]))
+            let stats = try await store.queueStats(nowMillis: 4_000)
+            #expect(stats.jobsByState == ["pending": 2])
+            #expect(stats.dueByTarget == ["gc": 1, "other": 1])
+            #expect(stats.oldestDueAgeSeconds["gc"] == 3)
+            #expect(try await store.nextDueMillis() == 1_000)
+        }
+    }
+}
