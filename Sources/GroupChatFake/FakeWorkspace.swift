@@ -20,7 +20,15 @@ public struct FakeWorkspace: Sendable {
     public private(set) var tasks: [String: [String: JSONValue]] = [:]
     public private(set) var taskOrder: [String] = []
     public private(set) var runs: [String: JSONValue] = [:]
+    /// Every change applied, in order: what actually happened, whatever the client saw.
+    public private(set) var applied: [AppliedChange] = []
     var nextId = 1
+
+    public struct AppliedChange: Sendable, Hashable {
+        public var op: String
+        public var taskId: String
+        public var fields: [String: JSONValue]
+    }
     public var clock: @Sendable () -> Double = { 1_700_000_000_000 }
 
     /// A workspace with one project ("Engineering", id `proj_eng`) whose board has the
@@ -110,6 +118,7 @@ public struct FakeWorkspace: Sendable {
         ]
         tasks[id] = task
         taskOrder.append(id)
+        applied.append(AppliedChange(op: "create", taskId: id, fields: body))
         return .object(task)
     }
 
@@ -140,12 +149,14 @@ public struct FakeWorkspace: Sendable {
         task["updatedAt"] = .number(now)
         task["lastActivityAt"] = .number(now)
         tasks[id] = task
+        applied.append(AppliedChange(op: "update", taskId: id, fields: fields))
         return .object(task)
     }
 
     public mutating func deleteTask(_ id: String) throws(Failure) {
         guard tasks.removeValue(forKey: id) != nil else { throw Failure(404, "Task not found") }
         taskOrder.removeAll { $0 == id }
+        applied.append(AppliedChange(op: "delete", taskId: id, fields: [:]))
     }
 
     public mutating func batch(_ body: [String: JSONValue]) throws(Failure) -> JSONValue {
@@ -194,6 +205,7 @@ public struct FakeWorkspace: Sendable {
         }
         tasks[taskId]?["ownerId"] = .string(owner)
         let runId = makeId("run")
+        applied.append(AppliedChange(op: "delegate", taskId: taskId, fields: body))
         runs[key] = ["runId": .string(runId), "status": "PENDING", "prompt": body["prompt"] ?? .null]
         return ["status": "created", "runId": .string(runId)]
     }

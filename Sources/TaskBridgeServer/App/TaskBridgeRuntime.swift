@@ -17,11 +17,14 @@ public final class TaskBridgeRuntime: Sendable {
     private let currentRules: Mutex<RuleSet>
     let clientResolver: ClientAddressResolver
     let adminToken: Secret?
+    /// Where secrets (and `{"env": …}` settings) are looked up.
+    public let secrets: SecretResolver
 
     public init(loaded: ConfigLoader.Loaded, store: any Store, secrets: SecretResolver = SecretResolver(),
                 logger: Logger, metrics: TaskBridgeMetrics = TaskBridgeMetrics()) {
         self.config = loaded.config
         self.configPath = loaded.configPath
+        self.secrets = secrets
         self.store = store
         self.metrics = metrics
         self.logger = logger

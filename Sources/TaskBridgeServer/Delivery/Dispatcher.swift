@@ -32,7 +32,7 @@ public final class Dispatcher: Service, Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)
         var targets: [String: TargetRuntime] = [:]
         for (name, t) in runtime.config.targets {
-            targets[name] = TargetRuntime(config: t, client: client, secrets: SecretResolver(), logger: runtime.logger,
+            targets[name] = TargetRuntime(config: t, client: client, secrets: runtime.secrets, logger: runtime.logger,
                                           transportOverride: transports[name])
         }
         self.targets = targets

@@ -18,8 +18,7 @@ struct Housekeeper: Service {
                 lastPrune = now
                 await prune()
             }
-            try? await Task.sleep(nanoseconds: 5_000_000_000)
-            if Task.isShuttingDownGracefully { break }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(nanoseconds: 5_000_000_000) }
         }
     }
 
