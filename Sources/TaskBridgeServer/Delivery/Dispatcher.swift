@@ -26,6 +26,9 @@ public final class Dispatcher: Service, Sendable {
         self.settings = runtime.config.delivery
         var pool = HTTPClient.Configuration.ConnectionPool()
         pool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, runtime.config.targets.values.map(\.concurrency).max() ?? 8)
+        // A refused connection is reported at once; the retry policy (with its backoff and
+        // breaker) decides what happens next, not a silent reconnect loop.
+        pool.retryConnectionEstablishment = false
         var clientConfig = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)),
                                                     connectionPool: pool, decompression: .disabled)
         clientConfig.httpVersion = .http1Only

@@ -132,6 +132,7 @@ final class JobRunner: Sendable {
                     }
                 }))
             let attempt = record(result, step: step, startedAt: started, target: rendered.target)
+            runtime.metrics.gauge("taskbridge_breaker_state", [("target", rendered.target)], Double(target.gate.breakerGauge))
             switch result.outcome {
             case .success(let output, let link):
                 outputs[spec.id] = output

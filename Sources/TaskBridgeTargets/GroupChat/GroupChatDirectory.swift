@@ -17,7 +17,6 @@ public actor GroupChatDirectory {
     private var fetching: [Kind: Task<Result<[JSONValue], StepFailure>, Never>] = [:]
     /// Tasks never move between projects, so what we learn here stays true.
     private var taskProjects: [String: String] = [:]
-    static let minRefreshSeconds = 2.0
 
     public init(transport: any GroupChatTransport, ttl: Double, clock: @escaping @Sendable () -> Double = TargetGate.monotonicSeconds,
                 wallClock: @escaping @Sendable () -> Double) {
@@ -29,7 +28,7 @@ public actor GroupChatDirectory {
 
     func list(_ kind: Kind, refresh: Bool, wire: [WireRecord]) async throws(StepFailure) -> ([JSONValue], [WireRecord]) {
         let now = clock()
-        if let entry = lists[kind], now - entry.fetchedAt < ttl, !(refresh && now - entry.fetchedAt >= Self.minRefreshSeconds) {
+        if !refresh, let entry = lists[kind], now - entry.fetchedAt < ttl {
             return (entry.items, wire)
         }
         var wire = wire

@@ -1,0 +1,98 @@
+import Foundation
+import GroupChatFake
+import Testing
+import TaskBridgeCore
+import TaskBridgeStore
+import TaskBridgeTestSupport
+
+@Suite struct DeliveryFailureTests {
+    let issue = Fixtures.bytes("sentry/issue.created.json")
+
+    @Test func aRejectedTokenDeadLettersAtOnceAndCountsAnAuthFailure() async throws {
+        let fake = GroupChatFake()
+        var env = TestEnv.values
+        env["TEST_GC_TOKEN"] = "gck_revoked"
+        try await withBridge(env: env, fake: fake, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "t1")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "dead")).count == 1 })
+            let job = try #require(try await bridge.store.listJobs(JobFilter()).first)
+            #expect(job.attempts == 1)
+            #expect(job.lastError == "GET /api/v1/projects answered 401: Unauthorized (check the target's token and workspace)")
+            #expect(!(job.lastError ?? "").contains("gck_revoked"))
+            let metrics = try await bridge.get("/metrics").text
+            #expect(metrics.contains(#"taskbridge_target_auth_failures_total{target="groupchat"} 1"#))
+        }
+    }
+
+    @Test func serverErrorsAreRetriedUntilTheyPass() async throws {
+        let fake = GroupChatFake(chaos: FakeChaos(serverError: 1))
+        try await withBridge(fake: fake, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "s1")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter()).first?.attempts ?? 0 >= 2 })
+            fake.setChaos(.none)
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+            #expect(fake.tasks.count == 1)
+            let eventId = try #require(try await bridge.store.listEvents(EventFilter()).first?.id)
+            let detail = try #require(try await bridge.store.eventDetail(id: eventId))
+            let outcomes = detail.attempts.values.first?.map(\.outcome) ?? []
+            #expect(outcomes.last == "ok")
+            #expect(outcomes.dropLast().allSatisfy { $0 == "retry" })
+            #expect(outcomes.count >= 3)
+        }
+    }
+
+    @Test func anUnreachableTargetOpensTheBreakerAndDeliversWhenItReturns() async throws {
+        let fake = GroupChatFake()
+        try await fake.start()
+        let port = fake.port
+        await fake.stop()
+        let config = testConfig(target: #", "breaker": {"failureThreshold": 3, "openSeconds": 1}"#)
+            .replacingOccurrences(of: "{{FAKE}}", with: "http://127.0.0.1:\(port)")
+        try await withBridge(config: config, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "b1")
+            #expect(try await eventually {
+                try await bridge.get("/metrics").text.contains(#"taskbridge_breaker_state{target="groupchat"} 2"#)
+            })
+            let attemptsWhileOpen = try await bridge.store.listJobs(JobFilter()).first?.attempts
+            #expect(attemptsWhileOpen == 3, "an open breaker stops attempts")
+            let up = GroupChatFake()
+            try await up.start(port: port)
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+            #expect(up.tasks.count == 1)
+            await up.stop()
+        }
+    }
+
+    /// Fifty completions due at once go out in batch calls, and each operation's own
+    /// result settles its own job.
+    @Test func updatesDueTogetherAreBatched() async throws {
+        let fake = GroupChatFake()
+        try await withBridge(fake: fake, dispatcher: true) { bridge async throws in
+            for i in 0..<50 {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("90\(i)"))])
+                _ = try await bridge.sentry(body, resource: "issue", requestID: "c\(i)")
+            }
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded", limit: 1000)).count == 50 })
+            fake.clearRecorded()
+            // One task vanishes upstream: its operation fails alone. A slow upstream
+            // keeps calls in flight, so the completions come due together.
+            fake.mutate { try? $0.deleteTask("task_7") }
+            fake.setChaos(FakeChaos(slow: 1, slowSeconds: 0.1))
+            for i in 0..<50 {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("90\(i)")), ("action", "resolved")])
+                _ = try await bridge.sentry(body, resource: "issue", requestID: "r\(i)")
+            }
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded", limit: 1000)).count == 99 })
+            let dead = try await bridge.store.listJobs(JobFilter(state: "dead"))
+            #expect(dead.count == 1)
+            #expect(dead.first?.lastError == "batch update of task task_7 failed: Task not found")
+            let batches = fake.requests("POST", "/api/v1/tasks/batch")
+            #expect(!batches.isEmpty)
+            let batched = batches.compactMap { $0.body?["operations"]?.arrayValue?.count }.reduce(0, +)
+            let single = fake.requests("PATCH", "/api/v1/tasks").count
+            #expect(batched + single == 50)
+            #expect(batches.allSatisfy { ($0.body?["operations"]?.arrayValue?.count ?? 0) <= 200 })
+            #expect(fake.tasks.filter { $0["completed"] == true }.count == 49)
+        }
+    }
+}
