@@ -69,10 +69,10 @@ import TaskBridgeTestSupport
             fake.mutate { $0.projects.append(["id": "proj_web", "workspaceId": "ws_1", "name": "Website"]) }
             let one = try #require(dead.json["jobs"]?.arrayValue?.first?["id"]?.stringValue)
             #expect(try await bridge.post("/admin/api/jobs/\(one)/retry", auth, []).status.code == 200)
-            #expect(try await eventually { fake.tasks.count == 1 })
+            #expect(await eventually { fake.tasks.count == 1 })
             let bulk = try await bridge.post("/admin/api/dead-letters/retry?source=widget", auth, [])
             #expect(bulk.json["retried"] == 2)
-            #expect(try await eventually { fake.tasks.count == 3 })
+            #expect(await eventually { fake.tasks.count == 3 })
             #expect(try await bridge.post("/admin/api/jobs/\(one)/retry", auth, []).status.code == 409)
         }
     }
@@ -102,7 +102,7 @@ import TaskBridgeTestSupport
             let replay = try await bridge.post("/admin/api/events/\(id)/replay", auth, [])
             #expect(replay.status.code == 200)
             #expect(replay.json["jobs"]?.arrayValue?.count == 1)
-            #expect(try await eventually { fake.tasks.count == 1 })
+            #expect(await eventually { fake.tasks.count == 1 })
             #expect(fake.tasks.first?["title"] == "Pushed refs/tags/simple-tag to Codertocat/Hello-World")
         }
     }

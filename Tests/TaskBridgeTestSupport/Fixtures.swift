@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TaskBridgeCore
 
 /// Real provider payloads from Tests/Fixtures (provenance in SOURCES.md), and variants
@@ -81,4 +82,19 @@ public func eventually(_ seconds: Double = 20, _ condition: () async throws -> B
         try? await Task.sleep(nanoseconds: 20_000_000)
     }
     return try await condition()
+}
+
+/// A value shared between tasks and callbacks in tests.
+public final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+
+    public init(_ value: Value) {
+        mutex = Mutex(value)
+    }
+
+    public func withLock<R: Sendable>(_ body: (inout Value) -> R) -> R {
+        mutex.withLock { body(&$0) }
+    }
+
+    public var value: Value { mutex.withLock { $0 } }
 }

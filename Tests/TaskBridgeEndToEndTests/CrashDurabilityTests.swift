@@ -1,0 +1,111 @@
+import AsyncHTTPClient
+import Foundation
+import GroupChatFake
+import Testing
+import TaskBridgeCore
+import TaskBridgeTestSupport
+
+/// The promises that only a real process can show: an acknowledged webhook survives
+/// `kill -9`, and a delivery interrupted by `kill -9` is finished — once — after restart.
+@Suite(.serialized) struct CrashDurabilityTests {
+    @Test func everyAcknowledgedWebhookSurvivesKill9() async throws {
+        let ws = try Workspace(fakeURL: "http://127.0.0.1:9")
+        defer { ws.remove() }
+        var env = Workspace.environment
+        env["E2E_GC_TOKEN"] = nil  // no delivery: this test is about ingest
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
+        let port = try await server.waitUntilListening()
+        let web = WebClient(client: client, base: "http://127.0.0.1:\(port)")
+        let body = Fixtures.bytes("github/pull_request.opened.json")
+        let acknowledged = Locked<[String: String]>([:])  // delivery id → event id
+        let total = 400
+        // Many signed deliveries at once; the process is killed while they are in flight.
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<total {
+                group.addTask {
+                    let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: "kill-\(i)")
+                    if let (status, json) = try? await web.post("/hooks/github", headers: headers, body: body), status == 202,
+                       let id = json["event"]?.stringValue {
+                        acknowledged.withLock { $0["kill-\(i)"] = id }
+                    }
+                }
+            }
+            group.addTask {
+                _ = await eventually(30) { acknowledged.withLock { $0.count } >= total / 4 }
+                server.kill9()
+            }
+        }
+        let acked = acknowledged.withLock { $0 }
+        #expect(acked.count >= total / 4)
+        #expect(acked.count < total, "the kill should interrupt the load; raise `total` if the machine got faster")
+
+        // Restart on the same data directory and send everything again.
+        let restarted = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
+        let port2 = try await restarted.waitUntilListening()
+        let web2 = WebClient(client: client, base: "http://127.0.0.1:\(port2)")
+        var eventOf: [String: String] = [:]
+        for i in 0..<total {
+            let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: "kill-\(i)")
+            let (status, json) = try await web2.post("/hooks/github", headers: headers, body: body)
+            let id = try #require(json["event"]?.stringValue)
+            eventOf["kill-\(i)"] = id
+            if let first = acked["kill-\(i)"] {
+                #expect(status == 200, "acknowledged before the kill, so it must be stored")
+                #expect(id == first)
+            } else {
+                #expect(status == 200 || status == 202)
+            }
+        }
+        let (_, events) = try await web2.get("/admin/api/events?limit=1000&source=github", headers: [("Authorization", "Bearer e2e-admin")])
+        let stored = events["events"]?.arrayValue ?? []
+        #expect(stored.count == total, "one event per delivery id, no more")
+        #expect(Set(stored.compactMap { $0["dedupeKey"]?.stringValue }).count == total)
+        #expect(Set(stored.compactMap { $0["id"]?.stringValue }) == Set(eventOf.values))
+        #expect(restarted.terminate() == 0)
+        try await client.shutdown()
+    }
+
+    @Test func deliveriesInterruptedByKill9FinishOnceAfterRestart() async throws {
+        // Every answer is delayed after the change is applied: a kill in that window
+        // leaves a step done upstream but not recorded here.
+        let fake = GroupChatFake(chaos: FakeChaos(slow: 1, slowSeconds: 0.05))
+        try await fake.start()
+        let ws = try Workspace(fakeURL: fake.baseURL, extraConfig: "")
+        defer { ws.remove() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let issues = 60
+        var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+        var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+        for i in 0..<issues {
+            for (n, action) in ["created", "resolved"].enumerated() {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("55\(i)")), ("action", .string(action))])
+                let (status, _) = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
+                                                                                             requestID: "crash-\(i)-\(n)"), body: body)
+                #expect(status == 202)
+            }
+        }
+        // Kill it repeatedly while it delivers: each time some progress has been made.
+        var writesAtKill: [Int] = []
+        for _ in 0..<4 {
+            let before = fake.workspace.applied.count
+            _ = await eventually(20) { fake.workspace.applied.count >= before + 12 }
+            server.kill9()
+            writesAtKill.append(fake.workspace.applied.count)
+            server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+        }
+        #expect(writesAtKill.last ?? 0 < issues * 2, "the kills must land while work remains: \(writesAtKill)")
+        let done = try await eventually(90) {
+            let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded&limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
+            return jobs["jobs"]?.arrayValue?.count == issues * 2
+        }
+        #expect(done, "log:\n\(server.log.suffix(3000))")
+        let tasks = fake.tasks
+        #expect(tasks.count == issues, "exactly one task per issue, whatever was interrupted")
+        #expect(tasks.allSatisfy { $0["completed"] == true })
+        #expect(server.terminate() == 0)
+        await fake.stop()
+        try await client.shutdown()
+    }
+}
