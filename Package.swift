@@ -122,10 +122,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "TaskBridgeTargetsTests",
+            dependencies: ["TaskBridgeTargets", "GroupChatFake", "TaskBridgeTestSupport",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "TaskBridgeServerTests",
             dependencies: [
                 "TaskBridgeServer", "GroupChatFake", "TaskBridgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

@@ -87,14 +87,20 @@ public final class SQLiteStore: Store {
         readers[readerCursor.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
     }
 
+    /// Drains pending writes, then closes every connection (even if one fails) and
+    /// releases the data directory's lock.
     public func close() async throws {
         queue.close()
         await loop.withLock { $0 }?.value
-        for r in readers { try await r.close() }
+        var firstError: (any Error)?
+        for r in readers {
+            do { try await r.close() } catch { firstError = firstError ?? error }
+        }
         _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")
-        try await writer.close()
-        try await threadPool.shutdownGracefully()
+        do { try await writer.close() } catch { firstError = firstError ?? error }
+        try? await threadPool.shutdownGracefully()
         if lockFD >= 0 { _ = Glibc.close(lockFD) }
+        if let firstError { throw firstError }
     }
 
     static func createDirectory(_ path: String) throws {

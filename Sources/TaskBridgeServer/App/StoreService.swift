@@ -8,6 +8,9 @@ struct StoreService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        try await store.close()
+        // Closing must happen even when the group is cancelled rather than shut down
+        // gracefully, so it runs in a task that does not inherit the cancellation.
+        let store = self.store
+        try await Task { try await store.close() }.value
     }
 }
