@@ -24,6 +24,19 @@ struct OpsOptions: ParsableArguments {
     @Option(help: "Admin token for --url (default: $TASKBRIDGE_ADMIN_TOKEN).") var token: String?
     @Flag(help: "Print JSON.") var json = false
 
+    /// Runs `body` with a backend and always closes it, also when `body` fails.
+    func withBackend<T>(_ body: (any OpsBackend) async throws -> T) async throws -> T {
+        let backend = try await self.backend()
+        do {
+            let result = try await body(backend)
+            await backend.close()
+            return result
+        } catch {
+            await backend.close()
+            throw error
+        }
+    }
+
     func backend() async throws -> any OpsBackend {
         let env = ProcessInfo.processInfo.environment
         if let url = url ?? env["TASKBRIDGE_ADMIN_URL"].flatMap({ $0.isEmpty ? nil : $0 }) {

@@ -29,17 +29,13 @@ struct EventsCommand: AsyncParsableCommand {
     @Argument(help: "Show this event in full.") var id: String?
 
     func run() async throws {
-        let backend = try await ops.backend()
         if let id {
-            let detail = try await backend.get("events/\(id)", [:])
-            await backend.close()
-            print(JSONWriter.serialize(detail))
+            print(JSONWriter.serialize(try await ops.withBackend { try await $0.get("events/\(id)", [:]) }))
             return
         }
         var q = filter.query
         q["status"] = status
-        let result = try await backend.get("events", q)
-        await backend.close()
+        let result = try await ops.withBackend { try await $0.get("events", q) }
         if ops.json { print(JSONWriter.serialize(result)); return }
         let rows = (result["events"]?.arrayValue ?? []).map { e in
             [e["id"]?.textValue ?? "", e["receivedAt"]?.textValue ?? "", e["source"]?.textValue ?? "", e["type"]?.textValue ?? "",
@@ -62,13 +58,11 @@ struct DeadLetterCommand: AsyncParsableCommand {
         @Option(help: "Only this target.") var target: String?
 
         func run() async throws {
-            let backend = try await ops.backend()
             var q = filter.query
             q["state"] = "dead"
             q["rule"] = rule
             q["target"] = target
-            let result = try await backend.get("jobs", q)
-            await backend.close()
+            let result = try await ops.withBackend { try await $0.get("jobs", q) }
             if ops.json { print(JSONWriter.serialize(result)); return }
             let rows = (result["jobs"]?.arrayValue ?? []).map { j in
                 [j["id"]?.textValue ?? "", j["event"]?.textValue ?? "", j["rule"]?.textValue ?? "", j["updatedAt"]?.textValue ?? "",
@@ -93,10 +87,8 @@ struct DeadLetterCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let backend = try await ops.backend()
             if let job {
-                let r = try await backend.post("jobs/\(job)/retry", [:])
-                await backend.close()
+                let r = try await ops.withBackend { try await $0.post("jobs/\(job)/retry", [:]) }
                 print(ops.json ? JSONWriter.serialize(r) : "job \(job) is due again")
                 return
             }
@@ -104,8 +96,7 @@ struct DeadLetterCommand: AsyncParsableCommand {
             q["limit"] = nil
             q["rule"] = rule
             q["target"] = target
-            let r = try await backend.post("dead-letters/retry", q)
-            await backend.close()
+            let r = try await ops.withBackend { try await $0.post("dead-letters/retry", q) }
             print(ops.json ? JSONWriter.serialize(r) : "\(r["retried"]?.textValue ?? "0") dead letter(s) are due again")
         }
     }
@@ -118,9 +109,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Argument(help: "The event id (evt_…).") var eventId: String
 
     func run() async throws {
-        let backend = try await ops.backend()
-        let r = try await backend.post("events/\(eventId)/replay", [:])
-        await backend.close()
+        let r = try await ops.withBackend { try await $0.post("events/\(eventId)/replay", [:]) }
         if ops.json { print(JSONWriter.serialize(r)); return }
         let jobs = r["jobs"]?.arrayValue?.map(\.textValue) ?? []
         print(jobs.isEmpty ? "no rule matches event \(eventId) now" : "planned \(jobs.count) job(s): \(jobs.joined(separator: ", "))")
