@@ -50,7 +50,9 @@ public enum ConfigParser {
             if let globs = n.stringOrStringArray() { config.rules = globs }
         }
         if let n = root.node("admin"), let o = n.object(allowed: ["token"]) {
-            config.admin.token = o.node("token").flatMap(SecretReference.read)
+            // `"token": null` turns the admin API off; without the key the default
+            // (TASKBRIDGE_ADMIN_TOKEN) applies.
+            if let t = o.node("token") { config.admin.token = t.value.isNull ? nil : SecretReference.read(t) }
         }
         if let n = root.node("delivery"),
            let o = n.object(allowed: ["maxInFlight", "leaseSeconds", "pollIntervalSeconds", "shutdownGraceSeconds"]) {
@@ -116,7 +118,9 @@ public enum ConfigParser {
         case (let s?, nil): return burst.map { RateLimitSettings(burst: $0, perSecond: s) }
         case (nil, let m?): return burst.map { RateLimitSettings(burst: $0, perSecond: m / 60) }
         case (.some, .some): o.report("give either \"perSecond\" or \"perMinute\", not both")
-        case (nil, nil): o.report("missing required key \"perSecond\" or \"perMinute\"")
+        case (nil, nil):
+            // An invalid rate was already reported where it is; only a missing one is reported here.
+            if !o.has("perSecond") && !o.has("perMinute") { o.report("missing required key \"perSecond\" or \"perMinute\"") }
         }
         return nil
     }
@@ -221,7 +225,7 @@ public enum ConfigParser {
 public enum Origin {
     public static func normalize(_ text: String) -> String? {
         let lower = text.lowercased()
-        guard let schemeEnd = lower.range(of: "://") else { return nil }
+        guard let schemeEnd = lower.firstRange(of: "://") else { return nil }
         let scheme = String(lower[..<schemeEnd.lowerBound])
         guard scheme == "http" || scheme == "https" else { return nil }
         var rest = String(lower[schemeEnd.upperBound...])

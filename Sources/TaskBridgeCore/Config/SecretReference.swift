@@ -16,12 +16,15 @@ public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
             node.report("a secret must not be written into the config; use {\"env\": \"NAME\"} or {\"file\": \"/path\"}")
             return nil
         }
+        let before = node.sink.diagnostics.count
         guard let obj = node.object(allowed: ["env", "file"]) else { return nil }
         switch (obj.string("env"), obj.string("file")) {
         case (let name?, nil): return .env(name)
         case (nil, let path?): return .file(path)
         case (.some, .some): obj.report("give either \"env\" or \"file\", not both")
-        case (nil, nil): if !obj.sink.hasErrors { obj.report("expected {\"env\": \"NAME\"} or {\"file\": \"/path\"}") }
+        // Only when nothing more specific was said about this object (an unknown key, an
+        // empty name); problems elsewhere in the file must not hide this one.
+        case (nil, nil): if obj.sink.diagnostics.count == before { obj.report("expected {\"env\": \"NAME\"} or {\"file\": \"/path\"}") }
         }
         return nil
     }

@@ -35,12 +35,20 @@ public struct IngestPlanner: Sendable {
         return adapter.checkContentType(headers)
     }
 
+    /// The paths rules read plus the paths the adapter itself needs (`action`, the
+    /// honeypot marker), whichever way the rule set was built.
+    func parseFilter(_ rules: RuleSet) -> PathTrie {
+        var trie = rules.payloadTrie(for: source.name)
+        for p in adapter.payloadPaths where p.root == "body" { trie.insert(p.tail) }
+        return trie
+    }
+
     public func plan(_ request: Request, rules: RuleSet, eventId: String) throws(IngressError) -> PlannedEvent {
         if let error = adapter.verify(request.headers, body: request.body, secrets: secrets) { throw error }
         let document = try adapter.payloadDocument(request.headers, body: request.body)
         let payload: JSONValue
         do {
-            payload = try JSONParser.parse(document, keeping: rules.payloadTrie(for: source.name))
+            payload = try JSONParser.parse(document, keeping: parseFilter(rules))
         } catch {
             throw IngressError.badRequest("body is not valid JSON: \(error.description)")
         }

@@ -59,7 +59,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     static func parseIPv6(_ s: Substring) -> [UInt8]? {
         guard s.contains(":") else { return nil }
-        let halves = s.components(separatedBy: "::")
+        var halves: [String] = []
+        if let gap = s.firstRange(of: "::") {
+            halves = [String(s[..<gap.lowerBound]), String(s[gap.upperBound...])]
+            if halves[1].contains("::") { return nil }
+        } else {
+            halves = [String(s)]
+        }
         guard halves.count <= 2 else { return nil }
         func groups(_ part: String) -> [UInt8]? {
             if part.isEmpty { return [] }
@@ -92,12 +98,13 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public init?(_ text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let addr = IPAddress(String(parts[0])) else { return nil }
-        let maxLen = addr.bytes.count * 8
-        var len = maxLen
+        // An IPv4-mapped IPv6 prefix such as ::ffff:10.0.0.0/104 is written against 128
+        // bits but stored as IPv4, so it becomes 10.0.0.0/8.
+        let mapped = addr.isIPv4 && parts[0].contains(":")
+        var len = addr.bytes.count * 8
         if parts.count == 2 {
-            guard let l = Int(parts[1]), (0...maxLen).contains(l) else { return nil }
-            // An IPv4-mapped IPv6 prefix such as ::ffff:10.0.0.0/104 becomes 10.0.0.0/8.
-            len = addr.isIPv4 && text.contains(":") ? max(0, l - 96) : l
+            guard let l = Int(parts[1]), (0...(mapped ? 128 : len)).contains(l) else { return nil }
+            len = mapped ? max(0, l - 96) : l
         }
         network = addr
         prefixLength = len

@@ -26,11 +26,16 @@ public struct Rule: Sendable {
     }
 
     /// The ordering key template: explicit, or else the link key of the first step that
-    /// records a link (so "one task per Sentry issue" is ordered per issue by default).
+    /// records a link or finds its task by link (so "one task per Sentry issue" is ordered
+    /// per issue by default, and a later `issue.resolved` waits for the job that creates
+    /// the issue's task instead of racing it).
     public var effectiveOrderingKey: Template? {
         if let orderingKey { return orderingKey }
         for step in steps {
-            if let key = step.link?.key, !key.paths.contains(where: { $0.root == "steps" }) { return key }
+            var keys: [Template] = []
+            if let key = step.link?.key { keys.append(key) }
+            if case .link(let key)? = step.task { keys.append(key) }
+            for key in keys where !key.paths.contains(where: { $0.root == "steps" }) { return key }
         }
         return nil
     }

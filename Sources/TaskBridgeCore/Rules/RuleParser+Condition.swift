@@ -5,12 +5,14 @@ extension RuleParser {
         return parseConditionNode(node, scope: scope)
     }
 
+    /// Named groups of `matches` tests that can capture: those under a `not` never
+    /// hold a value (a negated test that passes did not match).
     static func captureNames(in value: JSONValue) -> [String] {
         switch value {
         case .object(let members):
             var names: [String] = []
             if case .string(let pattern)? = members["matches"] { names += PatternMatcher.namedGroups(in: pattern) }
-            for v in members.values { names += captureNames(in: v) }
+            for (k, v) in members where k != "not" { names += captureNames(in: v) }
             return names
         case .array(let items): return items.flatMap(captureNames(in:))
         default: return []

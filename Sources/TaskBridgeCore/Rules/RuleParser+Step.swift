@@ -17,13 +17,15 @@ extension RuleParser {
         // Step id: explicit, or its index.
         var id = String(index)
         if let n = o.node("id"), let text = n.string() {
-            if !text.allSatisfy(FieldPath.isIdentifierCharacter) {
+            if !text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }) {
                 n.report("step id \"\(text)\" must be letters, digits, \"_\" or \"-\"")
             } else if earlier.contains(where: { $0.id == text }) {
                 n.report("duplicate step id \"\(text)\"")
             } else {
                 id = text
             }
+        } else if earlier.contains(where: { $0.id == id }) {
+            o.report("an earlier step has the id \"\(id)\", which is this step's default id; give this step an \"id\"")
         }
         var target = ruleTarget
         if let n = o.node("target"), let name = n.string() {
@@ -53,7 +55,7 @@ extension RuleParser {
                 n.report("expected \(expected), found \(n.value.typeName)")
             }
         }
-        if action == .taskUpdate && values.isEmpty && sink.diagnostics.count == before {
+        if action == .taskUpdate && values.keys.allSatisfy({ $0 == "project" }) && sink.diagnostics.count == before {
             o.report("task.update needs at least one of title, description, owner, dueDate, dueTime, estimate")
         }
         var task: StepSpec.TaskReference?
@@ -79,7 +81,9 @@ extension RuleParser {
         var link: StepSpec.LinkSpec?
         if let n = o.node("link") {
             if case .string(let text) = n.value {
-                if let key = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
+                if text.isEmpty {
+                    n.report("must not be empty")
+                } else if let key = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
                     link = StepSpec.LinkSpec(key: key, ifExists: .skip)
                 }
             } else if let l = n.object(allowed: action == .taskCreate ? ["key", "ifExists"] : ["key"]) {

@@ -82,7 +82,9 @@ public struct RuleParser {
         }
         // Sources: must exist in the config.
         var sources: [String] = []
-        if let n = o.required("sources"), let list = n.stringOrStringArray() {
+        let sourcesNode = o.required("sources")
+        let sourceList = sourcesNode?.stringOrStringArray()
+        if let n = sourcesNode, let list = sourceList {
             if list.isEmpty { n.report("list at least one source") }
             for (i, name) in list.enumerated() {
                 if config.sources[name] == nil {
@@ -101,7 +103,7 @@ public struct RuleParser {
             events = list.map(Glob.init)
         }
         let keptHeaders = Set(sources.compactMap { config.sources[$0]?.kind }.flatMap(WebhookAdapters.keptHeaders(for:)))
-        var scope = Scope(keptHeaders: keptHeaders, checkHeaders: sources.count == (o.node("sources")?.stringOrStringArray()?.count ?? 0))
+        var scope = Scope(keptHeaders: keptHeaders, checkHeaders: sources.count == (sourceList?.count ?? 0))
         let when = o.node("when").flatMap { parseCondition($0, scope: &scope) }
         var orderingKey: Template?
         if let n = o.node("orderingKey"), let text = n.string() {

@@ -40,9 +40,9 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
         description = text
         var parts: [Part] = []
         var rest = Substring(text)
-        while let open = rest.range(of: "{{") {
+        while let open = rest.firstRange(of: "{{") {
             if open.lowerBound > rest.startIndex { parts.append(.literal(String(rest[..<open.lowerBound]))) }
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
+            guard let close = rest[open.upperBound...].firstRange(of: "}}") else {
                 throw TemplateError(template: text, reason: "\"{{\" is never closed with \"}}\"")
             }
             let inner = rest[open.upperBound..<close.lowerBound]
