@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeStoreTests",
-            dependencies: ["TaskBridgeStore"],
+            dependencies: ["TaskBridgeStore", "TaskBridgeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -12,19 +12,19 @@ import TaskBridgeCore
 
 /// The embedded store: one SQLite file in WAL mode under the data directory.
 ///
-/// One connection writes (through ``SQLiteWriteQueue``'s group commit); two more read,
+/// One connection writes (through ``SQLiteWriteQueue``'s group commit); three more read,
 /// so admin queries and the dispatcher's event loads never wait behind a commit. A lock
 /// file keeps a second process off the same data directory: SQLite is the
 /// single-process store.
 public final class SQLiteStore: Store {
     public let path: String
     let writer: SQLiteConnection
-    let readers: [SQLiteConnection]
+    /// Reads; each connection serves one query at a time (see ``SQLiteReaderPool``).
+    let reader: SQLiteReaderPool
     let queue: SQLiteWriteQueue
     let threadPool: NIOThreadPool
     let logger: Logger
     private let lockFD: Int32
-    private let readerCursor = Atomic<Int>(0)
     private let loop: Mutex<Task<Void, Never>?> = Mutex(nil)
 
     public static let fileName = "taskbridge.sqlite"
@@ -39,7 +39,7 @@ public final class SQLiteStore: Store {
         try createDirectory(dataDirectory)
         let lockFD = exclusive ? try acquireLock(dataDirectory + "/taskbridge.lock") : -1
         let path = dataDirectory + "/" + fileName
-        let pool = NIOThreadPool(numberOfThreads: 3)
+        let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
         let group = MultiThreadedEventLoopGroup.singleton
         do {
@@ -51,7 +51,7 @@ public final class SQLiteStore: Store {
             for sql in SQLiteSchema.statements { _ = try await writer.query(sql) }
             _ = try await writer.query("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [.text(String(SQLiteSchema.version))])
             var readers: [SQLiteConnection] = []
-            for _ in 0..<2 {
+            for _ in 0..<3 {
                 let r = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
                 _ = try await r.query("PRAGMA busy_timeout = 10000")
                 _ = try await r.query("PRAGMA query_only = 1")
@@ -71,7 +71,7 @@ public final class SQLiteStore: Store {
                  lockFD: Int32, logger: Logger) {
         self.path = path
         self.writer = writer
-        self.readers = readers
+        self.reader = SQLiteReaderPool(readers)
         self.threadPool = pool
         self.lockFD = lockFD
         self.logger = logger
@@ -83,17 +83,13 @@ public final class SQLiteStore: Store {
         loop.withLock { $0 = Task { await queue.run() } }
     }
 
-    var reader: SQLiteConnection {
-        readers[readerCursor.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
-    }
-
     /// Drains pending writes, then closes every connection (even if one fails) and
     /// releases the data directory's lock.
     public func close() async throws {
         queue.close()
         await loop.withLock { $0 }?.value
         var firstError: (any Error)?
-        for r in readers {
+        for r in reader.all {
             do { try await r.close() } catch { firstError = firstError ?? error }
         }
         _ = try? await writer.query("PRAGMA wal_checkpoint(TRUNCATE)")

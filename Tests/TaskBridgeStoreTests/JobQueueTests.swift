@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TaskBridgeCore
+import TaskBridgeTestSupport
 @testable import TaskBridgeStore
 
 @Suite struct JobQueueTests {
@@ -150,6 +151,39 @@ import TaskBridgeCore
             #expect(stats.dueByTarget == ["gc": 1, "other": 1])
             #expect(stats.oldestDueAgeSeconds["gc"] == 3)
             #expect(try await store.nextDueMillis() == 1_000)
+        }
+    }
+}
+
+@Suite struct ReadConsistencyTests {
+    /// A read that starts after a commit must see it, even while other reads are in
+    /// flight (two statements on one SQLite connection would share an older snapshot:
+    /// a dispatcher then missed a link committed a moment before).
+    @Test func readsSeeEveryEarlierCommitWhileOtherReadsRun() async throws {
+        try await withStore { store, _ async throws in
+            for i in 0..<400 { _ = try await store.ingest(event("bulk\(i)", key: "b\(i)", jobs: [job("x\(i)")])) }
+            let stop = Locked(false)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        while !stop.value { _ = try await store.listJobs(JobFilter(limit: 1000)) }
+                    }
+                }
+                for i in 0..<150 {
+                    _ = try await store.ingest(event("e\(i)", key: "k\(i)", jobs: [job("r")]))
+                    let claimed = try #require(try await store.claimJobs(target: "gc", limit: 1000, owner: "w", nowMillis: 9_999_999,
+                                                                        leaseMillis: 60_000).first { $0.ruleId == "r" })
+                    _ = try await store.update(JobUpdate(jobSeq: claimed.seq, leaseOwner: "w", change: .succeeded(outputs: [:]),
+                                                         link: LinkRecord(target: "gc", key: "link-\(i)", taskId: "task_\(i)", projectId: nil),
+                                                         nowMillis: 10_000_000))
+                    let seen = try await store.link(target: "gc", key: "link-\(i)")
+                    #expect(seen?.taskId == "task_\(i)", "iteration \(i)")
+                    let events = try await store.events(seqs: [claimed.eventSeq])
+                    #expect(events[claimed.eventSeq] != nil)
+                }
+                stop.withLock { $0 = true }
+                try await group.waitForAll()
+            }
         }
     }
 }
