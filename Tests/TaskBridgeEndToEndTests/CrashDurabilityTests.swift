@@ -100,7 +100,10 @@ import TaskBridgeTestSupport
             let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded&limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
             return jobs["jobs"]?.arrayValue?.count == issues * 2
         }
-        #expect(done, "log:\n\(server.log.suffix(3000))")
+        let (_, all) = try await web.get("/admin/api/jobs?limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
+        let unfinished = (all["jobs"]?.arrayValue ?? []).filter { $0["state"] != "succeeded" }
+            .map { "\($0["rule"]?.textValue ?? "") \($0["state"]?.textValue ?? "") attempts=\($0["attempts"]?.textValue ?? "") key=\($0["orderingKey"]?.textValue ?? "") error=\($0["lastError"]?.textValue ?? "")" }
+        #expect(done, "unfinished jobs: \(unfinished)\nlog:\n\(server.log.suffix(3000))")
         let tasks = fake.tasks
         #expect(tasks.count == issues, "exactly one task per issue, whatever was interrupted")
         #expect(tasks.allSatisfy { $0["completed"] == true })

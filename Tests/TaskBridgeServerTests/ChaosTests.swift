@@ -44,7 +44,8 @@ import TaskBridgeTestSupport
                 try await bridge.store.listJobs(JobFilter(state: "succeeded", limit: 1000)).count == total
             }
             #expect(settled)
-            #expect(try await bridge.store.listJobs(JobFilter(state: "dead", limit: 1000)).isEmpty)
+            let dead = try await bridge.store.listJobs(JobFilter(state: "dead", limit: 1000))
+            #expect(dead.isEmpty, "dead letters: \(dead.map { "\($0.ruleId): \($0.lastError ?? "")" })")
             #expect(try await bridge.store.listJobs(JobFilter(state: "pending", limit: 1000)).isEmpty)
             #expect(try await bridge.store.listJobs(JobFilter(state: "running", limit: 1000)).isEmpty)
 
