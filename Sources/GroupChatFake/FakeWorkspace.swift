@@ -21,7 +21,15 @@ public struct FakeWorkspace: Sendable {
     public private(set) var taskOrder: [String] = []
     public private(set) var runs: [String: JSONValue] = [:]
     /// Every change applied, in order: what actually happened, whatever the client saw.
+    /// (Off for benchmarks, where it would only grow.)
     public private(set) var applied: [AppliedChange] = []
+    public var keepsAppliedLog = true
+
+    public mutating func clearApplied() { applied.removeAll() }
+
+    mutating func log(_ change: AppliedChange) {
+        if keepsAppliedLog { applied.append(change) }
+    }
     var nextId = 1
 
     public struct AppliedChange: Sendable, Hashable {
@@ -118,7 +126,7 @@ public struct FakeWorkspace: Sendable {
         ]
         tasks[id] = task
         taskOrder.append(id)
-        applied.append(AppliedChange(op: "create", taskId: id, fields: body))
+        log(AppliedChange(op: "create", taskId: id, fields: body))
         return .object(task)
     }
 
@@ -149,14 +157,14 @@ public struct FakeWorkspace: Sendable {
         task["updatedAt"] = .number(now)
         task["lastActivityAt"] = .number(now)
         tasks[id] = task
-        applied.append(AppliedChange(op: "update", taskId: id, fields: fields))
+        log(AppliedChange(op: "update", taskId: id, fields: fields))
         return .object(task)
     }
 
     public mutating func deleteTask(_ id: String) throws(Failure) {
         guard tasks.removeValue(forKey: id) != nil else { throw Failure(404, "Task not found") }
         taskOrder.removeAll { $0 == id }
-        applied.append(AppliedChange(op: "delete", taskId: id, fields: [:]))
+        log(AppliedChange(op: "delete", taskId: id, fields: [:]))
     }
 
     public mutating func batch(_ body: [String: JSONValue]) throws(Failure) -> JSONValue {
@@ -205,7 +213,7 @@ public struct FakeWorkspace: Sendable {
         }
         tasks[taskId]?["ownerId"] = .string(owner)
         let runId = makeId("run")
-        applied.append(AppliedChange(op: "delegate", taskId: taskId, fields: body))
+        log(AppliedChange(op: "delegate", taskId: taskId, fields: body))
         runs[key] = ["runId": .string(runId), "status": "PENDING", "prompt": body["prompt"] ?? .null]
         return ["status": "created", "runId": .string(runId)]
     }

@@ -194,3 +194,10 @@ extension SQLiteStore {
         jsonObject(text).compactMapValues(\.stringValue)
     }
 }
+
+extension SQLiteStore {
+    /// Jobs not yet finished (pending or running), counted from the open-jobs index.
+    public func openJobCount() async throws -> Int {
+        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running')").first?.column("n")?.integer ?? 0
+    }
+}

@@ -83,7 +83,9 @@ import TaskBridgeTestSupport
             #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded", limit: 1000)).count == 99 })
             let dead = try await bridge.store.listJobs(JobFilter(state: "dead"))
             #expect(dead.count == 1)
-            #expect(dead.first?.lastError == "batch update of task task_7 failed: Task not found")
+            // Alone or in a batch (timing decides), the failure names the task.
+            #expect(["batch update of task task_7 failed: Task not found",
+                     "PATCH /api/v1/tasks for task task_7 answered 404: Task not found"].contains(dead.first?.lastError ?? ""))
             let batches = fake.requests("POST", "/api/v1/tasks/batch")
             #expect(!batches.isEmpty)
             let batched = batches.compactMap { $0.body?["operations"]?.arrayValue?.count }.reduce(0, +)

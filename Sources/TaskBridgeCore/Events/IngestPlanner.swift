@@ -39,7 +39,8 @@ public struct IngestPlanner: Sendable {
     /// honeypot marker), whichever way the rule set was built.
     func parseFilter(_ rules: RuleSet) -> PathTrie {
         var trie = rules.payloadTrie(for: source.name)
-        for p in adapter.payloadPaths where p.root == "body" { trie.insert(p.tail) }
+        // Rule sets built by the parser already hold them; only copy when they do not.
+        for p in adapter.payloadPaths where p.root == "body" && !trie.contains(p.tail) { trie.insert(p.tail) }
         return trie
     }
 

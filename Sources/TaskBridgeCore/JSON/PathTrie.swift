@@ -42,6 +42,16 @@ public struct PathTrie: Sendable, Hashable {
         }
     }
 
+    /// Whether everything below `segments` is already kept.
+    public func contains(_ segments: ArraySlice<FieldPath.Segment>) -> Bool {
+        if keepAll { return true }
+        guard let first = segments.first else { return false }
+        switch first {
+        case .key(let k): return children[k]?.contains(segments.dropFirst()) ?? false
+        case .index, .wildcard: return elements?.trie.contains(segments.dropFirst()) ?? false
+        }
+    }
+
     public mutating func merge(_ other: PathTrie) {
         if keepAll { return }
         if other.keepAll {

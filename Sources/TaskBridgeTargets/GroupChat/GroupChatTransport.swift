@@ -20,7 +20,8 @@ extension GroupChatTransport {
         }
         wire.append(record)
         guard let failure = FailureClass.classify(status: response.status) else { return response }
-        var reason = "\(request.method) \(request.path) answered \(response.status): \(response.errorMessage)"
+        let subject = (request.body?["id"] ?? request.body?["taskId"])?.stringValue.map { " for task \($0)" } ?? ""
+        var reason = "\(request.method) \(request.path)\(subject) answered \(response.status): \(response.errorMessage)"
         if failure == .authentication { reason += " (check the target's token and workspace)" }
         throw StepFailure(failure, reason, status: response.status,
                           retryAfterSeconds: RetryPolicy.parseRetryAfter(response.retryAfter, now: now), sent: true)

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TaskBridgeCore
+import TaskBridgeStore
+
+/// Times how fast a running TaskBridge drains its backlog, reading the data directory
+/// beside it, and samples the server's RSS while it works.
+struct DrainTimer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "drain", abstract: "Measure backlog drain rate and RSS.")
+    @Option(name: .customLong("data-dir")) var dataDir: String
+    @Option(help: "Server process id, for RSS samples.") var pid: Int32
+    @Option(help: "Stop after this many seconds even if not drained.") var limit = 600.0
+    @Option(help: "Stop once this many jobs have finished (0: wait for an empty queue).") var stopAfter = 0
+
+    func run() async throws {
+        var logger = Logger(label: "drain")
+        logger.logLevel = .warning
+        let store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: .normal, exclusive: false, logger: logger)
+        let initialOpen = try await store.openJobCount()
+        let started = ContinuousClock.now
+        var rss: [Int] = []
+        var finished = 0
+        var elapsed = 0.0
+        while true {
+            try await Task.sleep(nanoseconds: 250_000_000)
+            let open = try await store.openJobCount()
+            finished = initialOpen - open
+            let d = ContinuousClock.now - started
+            elapsed = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            if let kb = Self.rssKB(pid) { rss.append(kb) }
+            if open == 0 || (stopAfter > 0 && finished >= stopAfter) || elapsed >= limit { break }
+        }
+        try await store.close()
+        let rate = Double(finished) / max(elapsed, 0.001)
+        let result: [String: JSONValue] = [
+            "jobs": .number(Double(finished)), "backlog": .number(Double(initialOpen)), "seconds": .number((elapsed * 100).rounded() / 100),
+            "stepsPerSecond": .number(rate.rounded()), "rssMinKB": .number(Double(rss.min() ?? 0)), "rssMaxKB": .number(Double(rss.max() ?? 0)),
+            "rssSamplesKB": .array(rss.map { .number(Double($0)) }),
+        ]
+        print(JSONWriter.serialize(.object(result)))
+    }
+
+    static func rssKB(_ pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+            return Int(line.split(separator: " ").dropFirst().first ?? "")
+        }
+        return nil
+    }
+}

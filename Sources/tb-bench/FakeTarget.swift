@@ -1,0 +1,22 @@
+import ArgumentParser
+import GroupChatFake
+import TaskBridgeCore
+
+/// A fast local GroupChat for delivery benchmarks: no request log, no chaos, and
+/// `--tasks` tasks created up front (task_1 … task_N in project Engineering).
+struct FakeTarget: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "fake-groupchat", abstract: "Run the GroupChat fake for benchmarks.")
+    @Option var host = "127.0.0.1"
+    @Option var port = 8092
+    @Option var tasks = 0
+
+    func run() async throws {
+        var workspace = FakeWorkspace.standard()
+        for i in 0..<tasks { _ = try? workspace.createTask(["projectId": "proj_eng", "title": .string("Bench task \(i + 1)")], creator: "api") }
+        workspace.clearApplied()
+        workspace.keepsAppliedLog = false
+        let fake = GroupChatFake(workspace: workspace, recordRequests: false)
+        print("fake-groupchat: \(tasks) tasks, listening on \(host):\(port)")
+        try await fake.runForever(host: host, port: port)
+    }
+}
