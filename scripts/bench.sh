@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# TaskBridge benchmarks: one command, one run, every figure side by side.
+#
+#   scripts/bench.sh            # builds release binaries, runs everything, writes BENCHMARKS.md + bench/chart.png
+#
+# Knobs (environment): DURATION (s per wrk run, default 20), CONNECTIONS (default 32),
+# THREADS (wrk threads, default 2), BACKLOG (delivery backlog, default 100000),
+# BIG_BACKLOG (RSS backlog, default 1000000; 0 skips it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${DURATION:-20}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+BACKLOG=${BACKLOG:-100000}
+BIG_BACKLOG=${BIG_BACKLOG:-1000000}
+WARMUP=5
+OUT=$ROOT/bench-results
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.txt
+export BENCH_SECRET=bench-secret-$RANDOM
+export BENCH_GC_TOKEN=gck_fake_workspace_key
+export BENCH_BODY=$ROOT/Tests/Fixtures/github/pull_request.opened.json
+export BENCH_SIGNATURE=$(python3 -c "import hmac,hashlib,os;print(hmac.new(os.environ['BENCH_SECRET'].encode(),open(os.environ['BENCH_BODY'],'rb').read(),hashlib.sha256).hexdigest())")
+CLK_TCK=$(getconf CLK_TCK)
+
+need() { command -v "$1" >/dev/null 2>&1; }
+for tool in wrk python3; do need "$tool" || { echo "bench needs $tool (apt-get install wrk)" >&2; exit 1; }; done
+python3 -c "import matplotlib" 2>/dev/null || pip install -q matplotlib
+
+echo "== building release binaries"
+# The README's release build command for the service; tb-bench holds the floor server,
+# the fake target, the fixed-rate load generator and the backlog tools.
+swift build -c release --product taskbridge --static-swift-stdlib 2>&1 | tail -1
+swift build -c release --product tb-bench 2>&1 | tail -1
+BIN=$(swift build -c release --show-bin-path)
+TB=$BIN/taskbridge
+BENCH=$BIN/tb-bench
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 never opened" >&2; return 1; }
+cpu_seconds() { awk -v t="$CLK_TCK" '{printf "%.2f", ($14 + $15) / t}' /proc/"$1"/stat; }
+peak_rss_kb() { awk '/VmHWM/ {print $2}' /proc/"$1"/status; }
+stop() { kill -INT "$1" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
+
+# run_wrk NAME PID URL: warm up, then measure; writes $OUT/NAME.json
+run_wrk() {
+    local name=$1 pid=$2 url=$3
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s bench/wrk-github.lua "$url" >/dev/null
+    local cpu0; cpu0=$(cpu_seconds "$pid")
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/wrk-github.lua "$url" > "$OUT/$name.txt"
+    local cpu1; cpu1=$(cpu_seconds "$pid")
+    python3 scripts/bench_wrk.py "$OUT/$name.txt" "$name" "$cpu0" "$cpu1" "$(peak_rss_kb "$pid")" > "$OUT/$name.json"
+    echo "   $(cat "$OUT/$name.json")"
+}
+
+start_fake() { # start_fake PORT TASKS
+    "$BENCH" fake-groupchat --port "$1" --tasks "$2" > "$OUT/fake-$1.log" 2>&1 &
+    PIDS+=($!); FAKE_PID=$!; wait_port "$1"
+}
+
+start_taskbridge() { # start_taskbridge NAME RULES_GLOB [extra config json fragment for the target]
+    local name=$1 rules=$2 batch=${3:-true}
+    local dir=$OUT/$name; rm -rf "$dir"; mkdir -p "$dir"
+    sed -e "s#{{RULES}}#$rules#" -e "s#\"enabled\": true#\"enabled\": $batch#" bench/taskbridge.json > "$dir/taskbridge.json"
+    "$TB" serve --config "$dir/taskbridge.json" --data-dir "${DATA_DIR:-$dir/data}" --port 8090 > "$dir/serve.log" 2>&1 &
+    PIDS+=($!); TB_PID=$!; wait_port 8090
+}
+
+start_fake 8092 0
+export BENCH_FAKE_URL=http://127.0.0.1:8092
+
+echo "== ingest: the floor (bare Hummingbird)"
+"$BENCH" floor --port 8091 > "$OUT/floor.log" 2>&1 & PIDS+=($!); FLOOR_PID=$!; wait_port 8091
+run_wrk floor "$FLOOR_PID" http://127.0.0.1:8091/hooks/github
+stop "$FLOOR_PID"
+
+echo "== ingest: TaskBridge (example rules, SQLite on disk, fake GroupChat target)"
+start_taskbridge taskbridge "$ROOT/examples/*/rules.json"
+run_wrk taskbridge "$TB_PID" http://127.0.0.1:8090/hooks/github
+stop "$TB_PID"
+
+if need webhook; then
+    echo "== ingest: adnanh/webhook (HMAC-SHA256 + action match)"
+    webhook -hooks bench/hooks.json -template -ip 127.0.0.1 -port 8093 > "$OUT/webhook.log" 2>&1 & PIDS+=($!); WH_PID=$!; wait_port 8093
+    run_wrk webhook "$WH_PID" http://127.0.0.1:8093/hooks/github
+    stop "$WH_PID"
+else
+    echo "== adnanh/webhook not installed (apt-get install webhook); skipped"
+fi
+
+echo "== latency at a fixed 1,000 requests/s (TaskBridge)"
+start_taskbridge fixed-rate "$ROOT/examples/*/rules.json"
+"$BENCH" rate --url http://127.0.0.1:8090/hooks/github --rps 1000 --duration "$DURATION" --warmup "$WARMUP" \
+    --body "$BENCH_BODY" --secret "$BENCH_SECRET" > "$OUT/fixed-rate.json"
+echo "   $(cat "$OUT/fixed-rate.json")"
+stop "$TB_PID"
+
+echo "== rule scaling: 10 vs 1,000 rules (3 match)"
+for n in 10 1000; do
+    "$BENCH" make-rules --count "$n" --matching 3 --out "$OUT/rules-$n.json" >/dev/null
+    start_taskbridge "rules-$n" "$OUT/rules-$n.json"
+    run_wrk "rules-$n" "$TB_PID" http://127.0.0.1:8090/hooks/github
+    stop "$TB_PID"
+done
+stop "$FAKE_PID"
+
+echo "== delivery: drain a backlog of $BACKLOG task.complete jobs"
+start_fake 8092 "$BACKLOG"
+for batch in false true; do
+    name=delivery-batch-$batch
+    rm -rf "$OUT/$name"; mkdir -p "$OUT/$name"
+    sed -e "s#{{RULES}}#$ROOT/bench/delivery-rules.json#" bench/taskbridge.json > "$OUT/$name/seed.json"
+    "$BENCH" seed --config "$OUT/$name/seed.json" --data-dir "$OUT/$name/data" --events "$BACKLOG" \
+        --payload Tests/Fixtures/sentry/issue.created.json --action resolved
+    DATA_DIR=$OUT/$name/data start_taskbridge "$name" "$ROOT/bench/delivery-rules.json" "$batch"
+    "$BENCH" drain --data-dir "$OUT/$name/data" --pid "$TB_PID" > "$OUT/$name.json"
+    echo "   batching=$batch: $(python3 -c "import json;d=json.load(open('$OUT/$name.json'));print(d['jobs'],'jobs in',d['seconds'],'s =',d['stepsPerSecond'],'steps/s')")"
+    stop "$TB_PID"
+done
+stop "$FAKE_PID"
+
+if [ "$BIG_BACKLOG" -gt 0 ]; then
+    echo "== memory with a backlog of $BIG_BACKLOG jobs"
+    start_fake 8092 "$BIG_BACKLOG"
+    name=big-backlog
+    rm -rf "$OUT/$name"; mkdir -p "$OUT/$name"
+    sed -e "s#{{RULES}}#$ROOT/bench/delivery-rules.json#" bench/taskbridge.json > "$OUT/$name/seed.json"
+    "$BENCH" seed --config "$OUT/$name/seed.json" --data-dir "$OUT/$name/data" --events "$BIG_BACKLOG" \
+        --payload Tests/Fixtures/sentry/issue.created.json --action resolved
+    DATA_DIR=$OUT/$name/data start_taskbridge "$name" "$ROOT/bench/delivery-rules.json" true
+    "$BENCH" drain --data-dir "$OUT/$name/data" --pid "$TB_PID" --limit 60 > "$OUT/$name.json"
+    echo "   $(python3 -c "import json;d=json.load(open('$OUT/$name.json'));print('RSS',d['rssMinKB'],'-',d['rssMaxKB'],'KB while delivering',d['jobs'],'of',d['backlog'])")"
+    stop "$TB_PID"
+    stop "$FAKE_PID"
+    rm -rf "$OUT/$name/data"
+fi
+
+echo "== report"
+python3 scripts/bench_report.py "$OUT" BENCHMARKS.md bench/chart.png \
+    "DURATION=$DURATION CONNECTIONS=$CONNECTIONS THREADS=$THREADS BACKLOG=$BACKLOG BIG_BACKLOG=$BIG_BACKLOG scripts/bench.sh"
+echo "wrote BENCHMARKS.md and bench/chart.png"
