@@ -113,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeCoreTests",
-            dependencies: ["TaskBridgeCore"],
+            dependencies: ["TaskBridgeCore", "TaskBridgeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -124,7 +124,8 @@ let package = Package(
         .testTarget(
             name: "TaskBridgeTargetsTests",
             dependencies: ["TaskBridgeTargets", "GroupChatFake", "TaskBridgeTestSupport",
-                           .product(name: "AsyncHTTPClient", package: "async-http-client")],
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

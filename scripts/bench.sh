@@ -32,7 +32,7 @@ echo "== building release binaries"
 # The README's release build command for the service; tb-bench holds the floor server,
 # the fake target, the fixed-rate load generator and the backlog tools.
 swift build -c release --product taskbridge --static-swift-stdlib 2>&1 | tail -1
-swift build -c release --product tb-bench 2>&1 | tail -1
+swift build -c release --product tb-bench --static-swift-stdlib 2>&1 | tail -1
 BIN=$(swift build -c release --show-bin-path)
 TB=$BIN/taskbridge
 BENCH=$BIN/tb-bench

@@ -134,7 +134,7 @@ struct ConditionTests {
 
     @Test(arguments: prCases)
     func operatorOnARealPullRequest(_ c: Case) throws {
-        let outcome = try Self.condition(c.when).evaluate(Self.prOpened())
+        let outcome = try Self.condition(c.when).evaluate(Self.prOpened(), explain: true)
         #expect(outcome.matched == c.matched)
         #expect(outcome.captures == c.captures)
         #expect(outcome.reason == c.reason)
@@ -155,7 +155,7 @@ struct ConditionTests {
 
     @Test(arguments: alertCases)
     func operatorOnARealSentryAlert(_ c: Case) throws {
-        let outcome = try Self.condition(c.when, source: "sentry").evaluate(Self.alert())
+        let outcome = try Self.condition(c.when, source: "sentry").evaluate(Self.alert(), explain: true)
         #expect(outcome.matched == c.matched)
         #expect(outcome.captures == c.captures)
         #expect(outcome.reason == c.reason)
@@ -188,7 +188,7 @@ struct ConditionTests {
 
     @Test(arguments: compositionCases)
     func composition(_ c: Case) throws {
-        let outcome = try Self.condition(c.when).evaluate(Self.prOpened())
+        let outcome = try Self.condition(c.when).evaluate(Self.prOpened(), explain: true)
         #expect(outcome.matched == c.matched)
         #expect(outcome.captures == c.captures)
         #expect(outcome.reason == c.reason)
@@ -211,10 +211,16 @@ struct ConditionTests {
         #expect(try Self.condition(#"{"path": "body.w", "notEquals": null}"#).evaluate(ctx).matched)
     }
 
+    @Test func reasonsAreBuiltOnlyWhenAskedFor() throws {
+        let outcome = try Self.condition(#"{"path": "body.action", "equals": "closed"}"#).evaluate(Self.prOpened())
+        #expect(outcome.matched == false)
+        #expect(outcome.reason == nil)
+    }
+
     @Test func longValuesAreShortenedInReasons() throws {
         let long = String(repeating: "a", count: 100)
         let ctx = Fixtures.context(source: "github", type: "x", body: ["v": .string(long)])
-        let reason = try Self.condition(#"{"path": "body.v", "equals": "b"}"#).evaluate(ctx).reason
+        let reason = try Self.condition(#"{"path": "body.v", "equals": "b"}"#).evaluate(ctx, explain: true).reason
         #expect(reason == "rules[0].when: body.v is \"" + String(repeating: "a", count: 58) + #"…; expected equals "b""#)
     }
 

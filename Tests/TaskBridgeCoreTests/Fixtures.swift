@@ -1,18 +1,13 @@
 import Foundation
 import Testing
 @testable import TaskBridgeCore
+@_exported import TaskBridgeTestSupport
 
 /// Real provider payloads from `Tests/Fixtures` (see `Tests/Fixtures/SOURCES.md`), the
 /// example rule sets and the shipped config, plus the derived variants the suite builds
 /// from them. Derivations change only the named fields of a real payload and are listed
 /// in SOURCES.md under "Derived variants (built in test code)".
-enum Fixtures {
-    /// `/work/main` (this file is `Tests/TaskBridgeCoreTests/Fixtures.swift`).
-    static let repositoryRoot: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let fixturesDirectory = repositoryRoot.appendingPathComponent("Tests/Fixtures")
-
+extension Fixtures {
     static let githubNames = [
         "installation.created", "issues.opened", "ping", "pull_request.closed", "pull_request.converted_to_draft",
         "pull_request.opened", "pull_request.ready_for_review", "pull_request.reopened",
@@ -26,25 +21,8 @@ enum Fixtures {
     /// Every fixture as `provider/name` (e.g. `github/ping`).
     static let all: [String] = githubNames.map { "github/" + $0 } + sentryNames.map { "sentry/" + $0 }
 
-    static func readFile(_ url: URL) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            Issue.record("cannot read \(url.path)")
-            return []
-        }
-        return Array(data)
-    }
-
-    /// Raw bytes of `Tests/Fixtures/<name>.json`, exactly as published.
-    static func bytes(_ name: String) -> [UInt8] {
-        readFile(fixturesDirectory.appendingPathComponent(name + ".json"))
-    }
-
-    static func json(_ name: String) throws -> JSONValue {
-        try JSONParser.parse(bytes(name))
-    }
-
     static func repoFile(_ relativePath: String) -> [UInt8] {
-        readFile(repositoryRoot.appendingPathComponent(relativePath))
+        repositoryFile(relativePath)
     }
 
     static let exampleRuleFiles = [
@@ -112,11 +90,7 @@ struct DerivedVariant: Sendable, CustomTestStringConvertible {
 
     /// The modified document; every changed field must already exist in the base fixture.
     func document() throws -> JSONValue {
-        var doc = try Fixtures.json(base)
-        for change in changes {
-            doc = try setting(change.value, at: change.path, in: doc)
-        }
-        return doc
+        Fixtures.derivedDocument(base, changes.map { ($0.path, $0.value) })
     }
 
     func bytes() throws -> [UInt8] {
@@ -128,17 +102,10 @@ struct DerivedVariant: Sendable, CustomTestStringConvertible {
         var description: String { "derived variant changes \(path), which the base fixture does not have" }
     }
 
-    /// Sets an existing object member at a dotted path (`pull_request.head.ref`).
+    /// Sets an existing field (`pull_request.head.ref`) of `doc`.
     func setting(_ value: JSONValue, at path: String, in doc: JSONValue) throws -> JSONValue {
-        try set(value, keys: path.split(separator: ".").map(String.init)[...], in: doc, path: path)
-    }
-
-    private func set(_ value: JSONValue, keys: ArraySlice<String>, in doc: JSONValue, path: String) throws -> JSONValue {
-        guard let key = keys.first, case .object(var members) = doc, let child = members[key] else {
-            throw MissingField(path: path)
-        }
-        members[key] = keys.count == 1 ? value : try set(value, keys: keys.dropFirst(), in: child, path: path)
-        return .object(members)
+        guard let changed = Fixtures.setting(value, at: path, in: doc) else { throw MissingField(path: path) }
+        return changed
     }
 }
 

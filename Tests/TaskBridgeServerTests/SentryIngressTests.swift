@@ -23,7 +23,7 @@ import TaskBridgeTestSupport
     /// a different body.
     @Test func verifiesTheExactBytesReceived() async throws {
         try await withBridge { bridge async throws in
-            let reserialized = JSONWriter.serializeBytes(Fixtures.json("sentry/issue.created.json"))
+            let reserialized = JSONWriter.serializeBytes(try Fixtures.json("sentry/issue.created.json"))
             #expect(reserialized != issue)
             var headers = Signed.sentry(issue, secret: TestEnv.sentrySecret, resource: "issue", requestID: "r")
             let response = try await bridge.post("/hooks/sentry", headers, reserialized)

@@ -16,43 +16,65 @@ public enum Fixtures {
         URL(fileURLWithPath: directory).deletingLastPathComponent().deletingLastPathComponent().path
     }()
 
+    /// Raw bytes of `Tests/Fixtures/<name>` (with or without `.json`), exactly as published.
     public static func bytes(_ name: String) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
-            fatalError("fixture \(name) is missing from \(directory)")
+        let file = name.hasSuffix(".json") ? name : name + ".json"
+        guard let data = FileManager.default.contents(atPath: directory + "/" + file) else {
+            fatalError("fixture \(file) is missing from \(directory)")
         }
         return [UInt8](data)
     }
 
-    public static func json(_ name: String) -> JSONValue {
-        do {
-            return try JSONParser.parse(bytes(name))
-        } catch {
-            fatalError("fixture \(name) is not JSON: \(error)")
+    /// A file of the repository (example rules, the shipped config).
+    public static func repositoryFile(_ relativePath: String) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: repositoryRoot + "/" + relativePath) else {
+            fatalError("\(relativePath) is missing from \(repositoryRoot)")
         }
+        return [UInt8](data)
     }
 
-    /// A real fixture with the named fields changed — e.g. `pull_request.closed.json` with
-    /// `pull_request.merged = true`. Every derivation used is listed in SOURCES.md.
+    public static func json(_ name: String) throws -> JSONValue {
+        try JSONParser.parse(bytes(name))
+    }
+
+    /// A real fixture with the named fields changed — e.g. `pull_request.closed` with
+    /// `pull_request.merged = true`. Every changed field must already exist in the real
+    /// payload (a derivation adjusts values, it never invents structure); every
+    /// derivation used is listed in SOURCES.md.
     public static func derived(_ name: String, _ changes: [(String, JSONValue)]) -> [UInt8] {
-        var value = json(name)
-        for (path, newValue) in changes {
-            let fieldPath = try! FieldPath(parsing: path)
-            value = set(value, fieldPath.segments[...], newValue)
-        }
-        return JSONWriter.serializeBytes(value)
+        JSONWriter.serializeBytes(derivedDocument(name, changes))
     }
 
-    static func set(_ value: JSONValue, _ path: ArraySlice<FieldPath.Segment>, _ newValue: JSONValue) -> JSONValue {
+    public static func derivedDocument(_ name: String, _ changes: [(String, JSONValue)]) -> JSONValue {
+        guard var value = try? json(name) else { fatalError("fixture \(name) is not JSON") }
+        for (path, newValue) in changes {
+            guard let fieldPath = try? FieldPath(parsing: path), let changed = set(value, fieldPath.segments[...], newValue) else {
+                fatalError("derived variant of \(name) changes \(path), which the real payload does not have")
+            }
+            value = changed
+        }
+        return value
+    }
+
+    /// `doc` with the existing field at `path` set to `value`; `nil` if there is no such field.
+    public static func setting(_ value: JSONValue, at path: String, in doc: JSONValue) -> JSONValue? {
+        guard let fieldPath = try? FieldPath(parsing: path) else { return nil }
+        return set(doc, fieldPath.segments[...], value)
+    }
+
+    static func set(_ value: JSONValue, _ path: ArraySlice<FieldPath.Segment>, _ newValue: JSONValue) -> JSONValue? {
         guard let first = path.first else { return newValue }
         switch (first, value) {
         case (.key(let k), .object(var o)):
-            o[k] = set(o[k] ?? .object([:]), path.dropFirst(), newValue)
+            guard let child = o[k], let changed = set(child, path.dropFirst(), newValue) else { return nil }
+            o[k] = changed
             return .object(o)
         case (.index(let i), .array(var a)) where i < a.count:
-            a[i] = set(a[i], path.dropFirst(), newValue)
+            guard let changed = set(a[i], path.dropFirst(), newValue) else { return nil }
+            a[i] = changed
             return .array(a)
         default:
-            fatalError("cannot set \(path) in \(value.typeName)")
+            return nil
         }
     }
 }

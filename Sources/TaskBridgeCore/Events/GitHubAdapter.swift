@@ -39,15 +39,8 @@ public struct GitHubAdapter: WebhookAdapter {
     }
 
     public func identity(_ headers: HeaderFields, payload: JSONValue) throws(IngressError) -> EventIdentity {
-        guard let event = headers["x-github-event"]?.trimmingSpaces(), !event.isEmpty else {
-            throw IngressError.badRequest("missing X-GitHub-Event header")
-        }
-        guard let delivery = headers["x-github-delivery"]?.trimmingSpaces(), !delivery.isEmpty else {
-            throw IngressError.badRequest("missing X-GitHub-Delivery header")
-        }
-        guard delivery.utf8.count <= 200, event.utf8.count <= 100 else {
-            throw IngressError.badRequest("X-GitHub-Event or X-GitHub-Delivery header is too long")
-        }
+        let event = try requiredHeader(headers, "X-GitHub-Event", maxLength: 100)
+        let delivery = try requiredHeader(headers, "X-GitHub-Delivery", maxLength: 200)
         return EventIdentity(type: typeName(event, payload: payload), dedupeKey: delivery, producesWork: event != "ping")
     }
 

@@ -25,15 +25,8 @@ public struct SentryAdapter: WebhookAdapter {
     }
 
     public func identity(_ headers: HeaderFields, payload: JSONValue) throws(IngressError) -> EventIdentity {
-        guard let resource = headers["sentry-hook-resource"]?.trimmingSpaces(), !resource.isEmpty else {
-            throw IngressError.badRequest("missing Sentry-Hook-Resource header")
-        }
-        guard let requestID = headers["request-id"]?.trimmingSpaces(), !requestID.isEmpty else {
-            throw IngressError.badRequest("missing Request-ID header")
-        }
-        guard requestID.utf8.count <= 200, resource.utf8.count <= 100 else {
-            throw IngressError.badRequest("Sentry-Hook-Resource or Request-ID header is too long")
-        }
+        let resource = try requiredHeader(headers, "Sentry-Hook-Resource", maxLength: 100)
+        let requestID = try requiredHeader(headers, "Request-ID", maxLength: 200)
         return EventIdentity(type: typeName(resource, payload: payload), dedupeKey: requestID)
     }
 

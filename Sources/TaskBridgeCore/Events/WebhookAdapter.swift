@@ -70,6 +70,17 @@ extension WebhookAdapter {
         return out
     }
 
+    /// A header the provider always sends: trimmed, non-empty, and at most `maxLength` bytes.
+    func requiredHeader(_ headers: HeaderFields, _ name: String, maxLength: Int) throws(IngressError) -> String {
+        guard let value = headers[name]?.trimmingSpaces(), !value.isEmpty else {
+            throw IngressError.badRequest("missing \(name) header")
+        }
+        guard value.utf8.count <= maxLength else {
+            throw IngressError.badRequest("\(name) header is longer than \(maxLength) bytes")
+        }
+        return value
+    }
+
     /// The normalized type `resource.action`, or just `resource` when there is no action.
     func typeName(_ resource: String, payload: JSONValue) -> String {
         if let action = payload["action"]?.stringValue, !action.isEmpty { return resource + "." + action }

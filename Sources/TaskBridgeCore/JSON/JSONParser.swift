@@ -198,10 +198,35 @@ public enum JSONParser {
             i += n
         }
 
+        /// Whether any byte of `x` is `"`, `\\` or below 0x20 — eight bytes per test
+        /// (the classic "has zero byte" / "has less than" word tricks).
+        @inline(__always) static func hasStringSpecial(_ x: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            let quote = x ^ (ones &* 0x22)
+            let slash = x ^ (ones &* 0x5C)
+            let zeroInQuote = (quote &- ones) & ~quote & highs
+            let zeroInSlash = (slash &- ones) & ~slash & highs
+            let control = (x &- ones &* 0x20) & ~x & highs
+            return (zeroInQuote | zeroInSlash | control) != 0
+        }
+
+        /// Advances `i` over ordinary string bytes, eight at a time.
+        @inline(__always) mutating func skipPlainStringBytes() {
+            guard let base = bytes.baseAddress else { return }
+            while i + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+                if Self.hasStringSpecial(word) { return }
+                i += 8
+            }
+        }
+
         /// Skips a string, validating escapes and rejecting raw control characters.
         mutating func skipString() throws(JSONParseError) {
             i += 1
             while i < bytes.count {
+                skipPlainStringBytes()
+                guard i < bytes.count else { break }
                 let b = bytes[i]
                 if b == UInt8(ascii: "\"") { i += 1; return }
                 if b == UInt8(ascii: "\\") {

@@ -24,12 +24,14 @@ public indirect enum Condition: Sendable {
         public var reason: String?
     }
 
-    public func evaluate(_ context: EventContext) -> Outcome {
+    /// - Parameter explain: build the `reason` of a failed match (for `--explain`); the
+    ///   ingest path leaves it off, since describing values costs more than testing them.
+    public func evaluate(_ context: EventContext, explain: Bool = false) -> Outcome {
         switch self {
         case .all(let items, _):
             var captures: [String: String] = [:]
             for item in items {
-                let r = item.evaluate(context)
+                let r = item.evaluate(context, explain: explain)
                 if !r.matched { return Outcome(matched: false, captures: [:], reason: r.reason) }
                 captures.merge(r.captures) { _, new in new }
             }
@@ -37,16 +39,16 @@ public indirect enum Condition: Sendable {
         case .any(let items, let at):
             var reasons: [String] = []
             for item in items {
-                let r = item.evaluate(context)
+                let r = item.evaluate(context, explain: explain)
                 if r.matched { return r }
                 if let reason = r.reason { reasons.append(reason) }
             }
-            return Outcome(matched: false, captures: [:], reason: "\(at): none matched (\(reasons.joined(separator: "; ")))")
+            return Outcome(matched: false, captures: [:], reason: explain ? "\(at): none matched (\(reasons.joined(separator: "; ")))" : nil)
         case .not(let inner, let at):
-            let r = inner.evaluate(context)
-            return Outcome(matched: !r.matched, captures: [:], reason: r.matched ? "\(at): the negated condition matched" : nil)
+            let r = inner.evaluate(context, explain: explain)
+            return Outcome(matched: !r.matched, captures: [:], reason: r.matched && explain ? "\(at): the negated condition matched" : nil)
         case .test(let t):
-            return t.evaluate(context)
+            return t.evaluate(context, explain: explain)
         }
     }
 }
@@ -105,7 +107,7 @@ public struct FieldTest: Sendable {
         }
     }
 
-    public func evaluate(_ context: EventContext) -> Condition.Outcome {
+    public func evaluate(_ context: EventContext, explain: Bool = false) -> Condition.Outcome {
         let value = context.resolve(path)
         // A `[*]` path yields an array of element values; the test passes when any element
         // passes (and `notEquals` when none equals).
@@ -115,17 +117,17 @@ public struct FieldTest: Sendable {
         if case .notEquals(let o) = op {
             let other = operand(o, context)
             let equal = candidates.contains { $0 != nil && equals($0!, other) }
-            return outcome(!equal, value, "expected not to equal \(show(other))")
+            return outcome(!equal, value, explain ? "expected not to equal \(show(other))" : nil)
         }
         if case .exists(let want) = op {
             let present = candidates.contains { $0 != nil && !$0!.isNull } && !(hasWildcard && value?.arrayValue?.isEmpty == true)
-            return outcome(present == want, value, want ? "expected a value" : "expected no value")
+            return outcome(present == want, value, explain ? (want ? "expected a value" : "expected no value") : nil)
         }
         for candidate in candidates {
             guard let v = candidate else { continue }
             if let captures = test(v, context) { return Condition.Outcome(matched: true, captures: captures, reason: nil) }
         }
-        return outcome(false, value, expectation(context))
+        return outcome(false, value, explain ? expectation(context) : nil)
     }
 
     /// `nil` when the test fails; captures (possibly empty) when it passes.
@@ -191,8 +193,8 @@ public struct FieldTest: Sendable {
         }
     }
 
-    func outcome(_ matched: Bool, _ value: JSONValue?, _ expectation: String) -> Condition.Outcome {
-        Condition.Outcome(matched: matched, captures: [:],
-                          reason: matched ? nil : "\(location): \(path) is \(show(value)); \(expectation)")
+    func outcome(_ matched: Bool, _ value: JSONValue?, _ expectation: String?) -> Condition.Outcome {
+        guard !matched, let expectation else { return Condition.Outcome(matched: matched, captures: [:], reason: nil) }
+        return Condition.Outcome(matched: false, captures: [:], reason: "\(location): \(path) is \(show(value)); \(expectation)")
     }
 }

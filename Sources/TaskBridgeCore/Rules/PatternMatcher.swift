@@ -3,16 +3,20 @@
 public struct PatternMatcher: Sendable {
     public let pattern: String
     public let groupNames: [String]
+    /// Text the pattern cannot match without; checked before the regex engine runs.
+    public let requiredLiteral: RequiredLiteral?
     private let compiled: CompiledRegex
 
     public init(_ pattern: String) throws {
         self.pattern = pattern
         self.compiled = CompiledRegex(try Regex(pattern))
         self.groupNames = PatternMatcher.namedGroups(in: pattern)
+        self.requiredLiteral = RequiredLiteral(pattern: pattern)
     }
 
     /// Captures of the first match, or `nil` when there is none.
     public func match(_ text: String) -> [String: String]? {
+        if let literal = requiredLiteral, !literal.occurs(in: text) { return nil }
         guard let m = try? compiled.regex.firstMatch(in: text) else { return nil }
         var captures: [String: String] = [:]
         for element in m.output {

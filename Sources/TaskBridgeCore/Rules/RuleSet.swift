@@ -94,7 +94,7 @@ public struct RuleSet: Sendable {
                 return (rule, "event type \(type) is not in \(rule.events.map(\.pattern).joined(separator: ", "))")
             }
             if let when = rule.when {
-                let outcome = when.evaluate(context)
+                let outcome = when.evaluate(context, explain: true)
                 if !outcome.matched { return (rule, outcome.reason ?? "condition did not match") }
             }
             return (rule, nil)

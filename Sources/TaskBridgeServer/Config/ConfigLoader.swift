@@ -82,7 +82,7 @@ public enum ConfigLoader {
                     for entry in listing.sorted() where !entry.hasPrefix(".") && glob.matches(entry) {
                         let path = dir.isEmpty ? "/" + entry : prefix + entry
                         var isDir: ObjCBool = false
-                        FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
+                        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { continue }
                         if last ? !isDir.boolValue : isDir.boolValue { next.append(path) }
                     }
                 }

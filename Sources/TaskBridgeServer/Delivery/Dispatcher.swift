@@ -50,7 +50,13 @@ public final class Dispatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        let recovered = try await runtime.store.recoverOrphanedJobs(nowMillis: WallClock.nowMillis())
+        let recovered: Int
+        do {
+            recovered = try await runtime.store.recoverOrphanedJobs(nowMillis: WallClock.nowMillis())
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
         if recovered > 0 {
             runtime.logger.notice("resuming \(recovered) job(s) a previous process left running; their current step is reconciled before it is sent again")
         }
