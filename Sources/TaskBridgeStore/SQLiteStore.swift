@@ -22,6 +22,10 @@ public final class SQLiteStore: Store {
     /// Reads; each connection serves one query at a time (see ``SQLiteReaderPool``).
     let reader: SQLiteReaderPool
     let queue: SQLiteWriteQueue
+    /// Copies the WAL back into the database file in the background (PASSIVE: it blocks
+    /// neither the writer nor readers), so no commit waits for a checkpoint.
+    let checkpointer: SQLiteConnection
+    private let checkpointLoop: Mutex<Task<Void, Never>?> = Mutex(nil)
     let threadPool: NIOThreadPool
     let logger: Logger
     private let lockFD: Int32
@@ -39,13 +43,16 @@ public final class SQLiteStore: Store {
         try createDirectory(dataDirectory)
         let lockFD = exclusive ? try acquireLock(dataDirectory + "/taskbridge.lock") : -1
         let path = dataDirectory + "/" + fileName
-        let pool = NIOThreadPool(numberOfThreads: 4)
+        let pool = NIOThreadPool(numberOfThreads: 5)
         pool.start()
         let group = MultiThreadedEventLoopGroup.singleton
         do {
             let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+            // Checkpoints run in the background; the large automatic threshold is only a
+            // safety net should the background checkpointer fall far behind.
             for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")",
-                           "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16000"] {
+                           "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16000",
+                           "PRAGMA wal_autocheckpoint = 65536"] {
                 _ = try await writer.query(pragma)
             }
             for sql in SQLiteSchema.statements { _ = try await writer.query(sql) }
@@ -57,7 +64,10 @@ public final class SQLiteStore: Store {
                 _ = try await r.query("PRAGMA query_only = 1")
                 readers.append(r)
             }
-            let store = SQLiteStore(path: path, writer: writer, readers: readers, pool: pool, lockFD: lockFD, logger: logger)
+            let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+            _ = try await checkpointer.query("PRAGMA busy_timeout = 10000")
+            let store = SQLiteStore(path: path, writer: writer, readers: readers, checkpointer: checkpointer, pool: pool,
+                                    lockFD: lockFD, logger: logger)
             store.start()
             return store
         } catch {
@@ -67,8 +77,9 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], pool: NIOThreadPool,
-                 lockFD: Int32, logger: Logger) {
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection,
+                 pool: NIOThreadPool, lockFD: Int32, logger: Logger) {
+        self.checkpointer = checkpointer
         self.path = path
         self.writer = writer
         self.reader = SQLiteReaderPool(readers)
@@ -81,6 +92,20 @@ public final class SQLiteStore: Store {
     private func start() {
         let queue = self.queue
         loop.withLock { $0 = Task { await queue.run() } }
+        let checkpointer = self.checkpointer
+        let logger = self.logger
+        checkpointLoop.withLock {
+            $0 = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(nanoseconds: 250_000_000)
+                    do {
+                        _ = try await checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)")
+                    } catch {
+                        logger.warning("background WAL checkpoint failed", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
     }
 
     /// Drains pending writes, then closes every connection (even if one fails) and
@@ -88,7 +113,11 @@ public final class SQLiteStore: Store {
     public func close() async throws {
         queue.close()
         await loop.withLock { $0 }?.value
+        let checkpoints = checkpointLoop.withLock { $0 }
+        checkpoints?.cancel()
+        await checkpoints?.value
         var firstError: (any Error)?
+        do { try await checkpointer.close() } catch { firstError = error }
         for r in reader.all {
             do { try await r.close() } catch { firstError = firstError ?? error }
         }

@@ -9,7 +9,11 @@
 public struct EventContext: Sendable {
     public static let roots = ["event", "body", "headers", "client", "captures", "steps"]
 
-    public var event: [String: JSONValue]
+    public var eventId: String
+    public var eventType: String
+    public var eventSource: String
+    public var receivedAtMillis: Int64
+    public var dedupeKey: String?
     public var body: JSONValue
     public var headers: [String: String]
     public var clientIP: String?
@@ -19,12 +23,11 @@ public struct EventContext: Sendable {
     public init(id: String, type: String, source: String, receivedAtMillis: Int64, dedupeKey: String?,
                 body: JSONValue, headers: [String: String], clientIP: String?,
                 captures: [String: String] = [:], steps: [String: JSONValue] = [:]) {
-        var event: [String: JSONValue] = [
-            "id": .string(id), "type": .string(type), "source": .string(source),
-            "receivedAt": .number(Double(receivedAtMillis)),
-        ]
-        if let dedupeKey { event["dedupeKey"] = .string(dedupeKey) }
-        self.event = event
+        self.eventId = id
+        self.eventType = type
+        self.eventSource = source
+        self.receivedAtMillis = receivedAtMillis
+        self.dedupeKey = dedupeKey
         self.body = body
         self.headers = headers
         self.clientIP = clientIP
@@ -37,7 +40,16 @@ public struct EventContext: Sendable {
     public func resolve(_ path: FieldPath) -> JSONValue? {
         switch path.root {
         case "body": return path.resolveTail(in: body)
-        case "event": return path.resolveTail(in: .object(event))
+        case "event":
+            guard case .key(let name)? = path.tail.first, path.tail.count == 1 else { return nil }
+            switch name {
+            case "id": return .string(eventId)
+            case "type": return .string(eventType)
+            case "source": return .string(eventSource)
+            case "receivedAt": return .number(Double(receivedAtMillis))
+            case "dedupeKey": return dedupeKey.map(JSONValue.string)
+            default: return nil
+            }
         case "headers":
             guard case .key(let name)? = path.tail.first, path.tail.count == 1 else { return nil }
             return headers[name.lowercased()].map(JSONValue.string)

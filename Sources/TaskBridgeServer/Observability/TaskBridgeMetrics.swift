@@ -12,6 +12,30 @@ public final class TaskBridgeMetrics: Sendable {
     let factory: PrometheusMetricsFactory
     let eventTypes = BoundedLabel()
     private let gauges = Mutex<[String: Metrics.Gauge]>([:])
+    private let counters = Mutex<[String: Metrics.Counter]>([:])
+    private let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    /// Metric handles are created once per label set and reused: creating one is a
+    /// registry lookup, too slow for the ingest path.
+    func counter(_ name: String, _ labels: [(String, String)]) -> Metrics.Counter {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { c in
+            if let existing = c[key] { return existing }
+            let made = Metrics.Counter(label: name, dimensions: labels, factory: factory)
+            c[key] = made
+            return made
+        }
+    }
+
+    func timer(_ name: String, _ labels: [(String, String)]) -> Metrics.Timer {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        return timers.withLock { t in
+            if let existing = t[key] { return existing }
+            let made = Metrics.Timer(label: name, dimensions: labels, factory: factory)
+            t[key] = made
+            return made
+        }
+    }
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -27,32 +51,28 @@ public final class TaskBridgeMetrics: Sendable {
     /// An accepted or refused webhook. `outcome`: planned, unmatched, ignored, duplicate,
     /// discarded, rejected.
     public func event(source: String, type: String?, outcome: String) {
-        Metrics.Counter(label: "taskbridge_events_total",
-                dimensions: [("source", source), ("type", type.map(eventTypes.admit) ?? "unknown"), ("outcome", outcome)],
-                factory: factory).increment()
+        counter("taskbridge_events_total", [("source", source), ("type", type.map(eventTypes.admit) ?? "unknown"), ("outcome", outcome)]).increment()
     }
 
     public func rejected(source: String, status: Int) {
-        Metrics.Counter(label: "taskbridge_ingress_rejected_total", dimensions: [("source", source), ("status", String(status))],
-                factory: factory).increment()
+        counter("taskbridge_ingress_rejected_total", [("source", source), ("status", String(status))]).increment()
     }
 
     public func attempt(target: String, status: Int?, seconds: Double) {
-        Metrics.Counter(label: "taskbridge_delivery_attempts_total",
-                dimensions: [("target", target), ("status_class", FailureClass.statusClass(status))], factory: factory).increment()
-        Metrics.Timer(label: "taskbridge_attempt_duration_seconds", dimensions: [("target", target)], factory: factory)
+        counter("taskbridge_delivery_attempts_total", [("target", target), ("status_class", FailureClass.statusClass(status))]).increment()
+        timer("taskbridge_attempt_duration_seconds", [("target", target)])
             .recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// 401/403 from a target: its token is wrong, expired or revoked.
     public func authenticationFailure(target: String) {
-        Metrics.Counter(label: "taskbridge_target_auth_failures_total", dimensions: [("target", target)], factory: factory).increment()
+        counter("taskbridge_target_auth_failures_total", [("target", target)]).increment()
     }
 
     public func jobFinished(target: String, state: String, sinceReceivedSeconds: Double?) {
-        Metrics.Counter(label: "taskbridge_jobs_finished_total", dimensions: [("target", target), ("state", state)], factory: factory).increment()
+        counter("taskbridge_jobs_finished_total", [("target", target), ("state", state)]).increment()
         if let s = sinceReceivedSeconds, state == "succeeded" {
-            Metrics.Timer(label: "taskbridge_delivery_latency_seconds", dimensions: [("target", target)], factory: factory)
+            timer("taskbridge_delivery_latency_seconds", [("target", target)])
                 .recordNanoseconds(Int64(max(0, s) * 1e9))
         }
     }
