@@ -107,7 +107,7 @@ let package = Package(
         // Helpers shared by the test targets: fixtures, derived variants, signing, waits.
         .target(
             name: "TaskBridgeTestSupport",
-            dependencies: ["TaskBridgeCore"],
+            dependencies: ["TaskBridgeCore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Tests/TaskBridgeTestSupport",
             swiftSettings: strict
         ),

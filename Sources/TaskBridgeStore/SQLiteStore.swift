@@ -68,7 +68,9 @@ public final class SQLiteStore: Store {
             _ = try await checkpointer.query("PRAGMA busy_timeout = 10000")
             let store = SQLiteStore(path: path, writer: writer, readers: readers, checkpointer: checkpointer, pool: pool,
                                     lockFD: lockFD, logger: logger)
-            store.start()
+            // Only the process that owns the data directory checkpoints; operator tools
+            // opened beside it leave that to the server.
+            store.start(checkpoints: exclusive)
             return store
         } catch {
             if lockFD >= 0 { _ = Glibc.close(lockFD) }
@@ -89,18 +91,22 @@ public final class SQLiteStore: Store {
         self.queue = SQLiteWriteQueue(connection: writer, logger: logger)
     }
 
-    private func start() {
+    private func start(checkpoints: Bool) {
         let queue = self.queue
         loop.withLock { $0 = Task { await queue.run() } }
+        guard checkpoints else { return }
         let checkpointer = self.checkpointer
         let logger = self.logger
         checkpointLoop.withLock {
             $0 = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(nanoseconds: 250_000_000)
+                while true {
                     do {
+                        try await Task.sleep(nanoseconds: 250_000_000)
                         _ = try await checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)")
+                    } catch is CancellationError {
+                        return
                     } catch {
+                        if Task.isCancelled { return }
                         logger.warning("background WAL checkpoint failed", metadata: ["error": "\(error)"])
                     }
                 }

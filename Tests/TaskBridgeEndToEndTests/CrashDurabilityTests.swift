@@ -13,62 +13,62 @@ import TaskBridgeTestSupport
         defer { ws.remove() }
         var env = Workspace.environment
         env["E2E_GC_TOKEN"] = nil  // no delivery: this test is about ingest
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
-        let port = try await server.waitUntilListening()
-        let web = WebClient(client: client, base: "http://127.0.0.1:\(port)")
-        let body = Fixtures.bytes("github/pull_request.opened.json")
-        let acknowledged = Locked<[String: String]>([:])  // delivery id → event id
-        let attempted = Locked<Set<String>>([])
-        // Eight senders deliver new webhooks back to back until the server dies under
-        // them, so requests are always in flight when the kill lands.
-        await withTaskGroup(of: Void.self) { group in
-            for sender in 0..<8 {
-                group.addTask {
-                    var n = 0
-                    while true {
-                        let delivery = "kill-\(sender)-\(n)"
-                        n += 1
-                        attempted.withLock { _ = $0.insert(delivery) }
-                        let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: delivery)
-                        guard let (status, json) = try? await web.post("/hooks/github", headers: headers, body: body) else { return }
-                        if status == 202, let id = json["event"]?.stringValue { acknowledged.withLock { $0[delivery] = id } }
+        try await withHTTPClient { client in
+            let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
+            let port = try await server.waitUntilListening()
+            let web = WebClient(client: client, base: "http://127.0.0.1:\(port)")
+            let body = Fixtures.bytes("github/pull_request.opened.json")
+            let acknowledged = Locked<[String: String]>([:])  // delivery id → event id
+            let attempted = Locked<Set<String>>([])
+            // Eight senders deliver new webhooks back to back until the server dies under
+            // them, so requests are always in flight when the kill lands.
+            await withTaskGroup(of: Void.self) { group in
+                for sender in 0..<8 {
+                    group.addTask {
+                        var n = 0
+                        while true {
+                            let delivery = "kill-\(sender)-\(n)"
+                            n += 1
+                            attempted.withLock { _ = $0.insert(delivery) }
+                            let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: delivery)
+                            guard let (status, json) = try? await web.post("/hooks/github", headers: headers, body: body) else { return }
+                            if status == 202, let id = json["event"]?.stringValue { acknowledged.withLock { $0[delivery] = id } }
+                        }
                     }
                 }
+                group.addTask {
+                    _ = await eventually(60) { acknowledged.value.count >= 300 }
+                    server.kill9()
+                }
             }
-            group.addTask {
-                _ = await eventually(60) { acknowledged.value.count >= 300 }
-                server.kill9()
-            }
-        }
-        let acked = acknowledged.value
-        let total = attempted.value.sorted()
-        #expect(acked.count >= 300)
+            let acked = acknowledged.value
+            let total = attempted.value.sorted()
+            #expect(acked.count >= 300)
 
-        // Restart on the same data directory and send everything again.
-        let restarted = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
-        let port2 = try await restarted.waitUntilListening()
-        let web2 = WebClient(client: client, base: "http://127.0.0.1:\(port2)")
-        var eventOf: [String: String] = [:]
-        for delivery in total {
-            let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: delivery)
-            let (status, json) = try await web2.post("/hooks/github", headers: headers, body: body)
-            let id = try #require(json["event"]?.stringValue)
-            eventOf[delivery] = id
-            if let first = acked[delivery] {
-                #expect(status == 200, "acknowledged before the kill, so it must be stored")
-                #expect(id == first)
-            } else {
-                #expect(status == 200 || status == 202)
+            // Restart on the same data directory and send everything again.
+            let restarted = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: env)
+            let port2 = try await restarted.waitUntilListening()
+            let web2 = WebClient(client: client, base: "http://127.0.0.1:\(port2)")
+            var eventOf: [String: String] = [:]
+            for delivery in total {
+                let headers = Signed.github(body, secret: "e2e-gh", event: "pull_request", delivery: delivery)
+                let (status, json) = try await web2.post("/hooks/github", headers: headers, body: body)
+                let id = try #require(json["event"]?.stringValue)
+                eventOf[delivery] = id
+                if let first = acked[delivery] {
+                    #expect(status == 200, "acknowledged before the kill, so it must be stored")
+                    #expect(id == first)
+                } else {
+                    #expect(status == 200 || status == 202)
+                }
             }
+            let (_, events) = try await web2.get("/admin/api/events?limit=1000&source=github", headers: [("Authorization", "Bearer e2e-admin")])
+            let stored = events["events"]?.arrayValue ?? []
+            #expect(stored.count == total.count, "one event per delivery id, no more")
+            #expect(Set(stored.compactMap { $0["dedupeKey"]?.stringValue }) == Set(total))
+            #expect(Set(stored.compactMap { $0["id"]?.stringValue }) == Set(eventOf.values))
+            #expect(restarted.terminate() == 0)
         }
-        let (_, events) = try await web2.get("/admin/api/events?limit=1000&source=github", headers: [("Authorization", "Bearer e2e-admin")])
-        let stored = events["events"]?.arrayValue ?? []
-        #expect(stored.count == total.count, "one event per delivery id, no more")
-        #expect(Set(stored.compactMap { $0["dedupeKey"]?.stringValue }) == Set(total))
-        #expect(Set(stored.compactMap { $0["id"]?.stringValue }) == Set(eventOf.values))
-        #expect(restarted.terminate() == 0)
-        try await client.shutdown()
     }
 
     @Test func deliveriesInterruptedByKill9FinishOnceAfterRestart() async throws {
@@ -78,42 +78,42 @@ import TaskBridgeTestSupport
         try await fake.start()
         let ws = try Workspace(fakeURL: fake.baseURL, extraConfig: "")
         defer { ws.remove() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let issues = 60
-        var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
-        var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
-        for i in 0..<issues {
-            for (n, action) in ["created", "resolved"].enumerated() {
-                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("55\(i)")), ("action", .string(action))])
-                let (status, _) = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
-                                                                                             requestID: "crash-\(i)-\(n)"), body: body)
-                #expect(status == 202)
+        try await withHTTPClient { client in
+            let issues = 60
+            var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            for i in 0..<issues {
+                for (n, action) in ["created", "resolved"].enumerated() {
+                    let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("55\(i)")), ("action", .string(action))])
+                    let (status, _) = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
+                                                                                                 requestID: "crash-\(i)-\(n)"), body: body)
+                    #expect(status == 202)
+                }
             }
+            // Kill it repeatedly while it delivers: each time some progress has been made.
+            var writesAtKill: [Int] = []
+            for _ in 0..<4 {
+                let before = fake.workspace.applied.count
+                _ = await eventually(20) { fake.workspace.applied.count >= before + 12 }
+                server.kill9()
+                writesAtKill.append(fake.workspace.applied.count)
+                server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+                web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            }
+            #expect(writesAtKill.last ?? 0 < issues * 2, "the kills must land while work remains: \(writesAtKill)")
+            let done = try await eventually(90) {
+                let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded&limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
+                return jobs["jobs"]?.arrayValue?.count == issues * 2
+            }
+            let (_, all) = try await web.get("/admin/api/jobs?limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
+            let unfinished = (all["jobs"]?.arrayValue ?? []).filter { $0["state"] != "succeeded" }
+                .map { "\($0["rule"]?.textValue ?? "") \($0["state"]?.textValue ?? "") attempts=\($0["attempts"]?.textValue ?? "") key=\($0["orderingKey"]?.textValue ?? "") error=\($0["lastError"]?.textValue ?? "")" }
+            #expect(done, "unfinished jobs: \(unfinished)\nlog:\n\(server.log.suffix(3000))")
+            let tasks = fake.tasks
+            #expect(tasks.count == issues, "exactly one task per issue, whatever was interrupted")
+            #expect(tasks.allSatisfy { $0["completed"] == true })
+            #expect(server.terminate() == 0)
+            await fake.stop()
         }
-        // Kill it repeatedly while it delivers: each time some progress has been made.
-        var writesAtKill: [Int] = []
-        for _ in 0..<4 {
-            let before = fake.workspace.applied.count
-            _ = await eventually(20) { fake.workspace.applied.count >= before + 12 }
-            server.kill9()
-            writesAtKill.append(fake.workspace.applied.count)
-            server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
-            web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
-        }
-        #expect(writesAtKill.last ?? 0 < issues * 2, "the kills must land while work remains: \(writesAtKill)")
-        let done = try await eventually(90) {
-            let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded&limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
-            return jobs["jobs"]?.arrayValue?.count == issues * 2
-        }
-        let (_, all) = try await web.get("/admin/api/jobs?limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
-        let unfinished = (all["jobs"]?.arrayValue ?? []).filter { $0["state"] != "succeeded" }
-            .map { "\($0["rule"]?.textValue ?? "") \($0["state"]?.textValue ?? "") attempts=\($0["attempts"]?.textValue ?? "") key=\($0["orderingKey"]?.textValue ?? "") error=\($0["lastError"]?.textValue ?? "")" }
-        #expect(done, "unfinished jobs: \(unfinished)\nlog:\n\(server.log.suffix(3000))")
-        let tasks = fake.tasks
-        #expect(tasks.count == issues, "exactly one task per issue, whatever was interrupted")
-        #expect(tasks.allSatisfy { $0["completed"] == true })
-        #expect(server.terminate() == 0)
-        await fake.stop()
-        try await client.shutdown()
     }
 }

@@ -13,26 +13,26 @@ import TaskBridgeTestSupport
         try await fake.start()
         let ws = try Workspace(fakeURL: fake.baseURL)
         defer { ws.remove() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
-        let web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
-        for i in 0..<20 {
-            let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("66\(i)"))])
-            _ = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue", requestID: "t\(i)"), body: body)
+        try await withHTTPClient { client in
+            let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            let web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            for i in 0..<20 {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("66\(i)"))])
+                _ = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue", requestID: "t\(i)"), body: body)
+            }
+            _ = await eventually(10) { fake.requests.contains { $0.method == "POST" } }
+            #expect(server.terminate() == 0)
+            #expect(server.log.contains("dispatcher stopped"))
+            // No request may be cut off mid-flight by the shutdown.
+            #expect(fake.requests.allSatisfy { $0.status != nil })
+            let restarted = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            _ = try await restarted.waitUntilListening()
+            fake.setChaos(.none)
+            #expect(await eventually(30) { fake.tasks.count == 20 })
+            #expect(restarted.terminate() == 0)
+            #expect(fake.tasks.count == 20)
+            await fake.stop()
         }
-        _ = await eventually(10) { fake.requests.contains { $0.method == "POST" } }
-        #expect(server.terminate() == 0)
-        #expect(server.log.contains("dispatcher stopped"))
-        // No request may be cut off mid-flight by the shutdown.
-        #expect(fake.requests.allSatisfy { $0.status != nil })
-        let restarted = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
-        _ = try await restarted.waitUntilListening()
-        fake.setChaos(.none)
-        #expect(await eventually(30) { fake.tasks.count == 20 })
-        #expect(restarted.terminate() == 0)
-        #expect(fake.tasks.count == 20)
-        await fake.stop()
-        try await client.shutdown()
     }
 
     @Test func sighupReloadsValidRulesAndKeepsTheOldOnesOtherwise() async throws {
@@ -40,22 +40,22 @@ import TaskBridgeTestSupport
         defer { ws.remove() }
         let one = #"{"rules": [{"id": "a", "sources": ["widget"], "events": ["widget.submitted"], "do": [{"action": "task.create", "title": "{{ body.message }}"}]}]}"#
         try one.write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
-        let web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
-        #expect(try await web.get("/readyz").1["rules"] == 1)
-        try #"{"rules": [{"id": "a", "sources": ["widget"], "events": ["widget.submitted"], "when": {"path": "body.message", "eqauls": "x"}, "do": [{"action": "task.create", "title": "t"}]}]}"#
-            .write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
-        server.signal(SIGHUP)
-        #expect(await eventually(10) { server.log.contains("new rules rejected") })
-        #expect(server.log.contains(#"rules[0].when.eqauls: unknown operator \"eqauls\" (did you mean \"equals\"?)"#))
-        #expect(try await web.get("/readyz").1["rules"] == 1)
-        let two = #"{"rules": [{"id": "a", "sources": ["widget"], "events": ["widget.submitted"], "do": [{"action": "task.create", "title": "{{ body.message }}"}]}, {"id": "b", "sources": ["widget"], "events": ["widget.*"], "do": [{"action": "task.create", "title": "copy"}]}]}"#
-        try two.write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
-        server.signal(SIGHUP)
-        #expect(await eventually(10) { ((try? await web.get("/readyz").1["rules"]) ?? nil) == 2 })
-        #expect(server.terminate() == 0)
-        try await client.shutdown()
+        try await withHTTPClient { client in
+            let server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            let web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            #expect(try await web.get("/readyz").1["rules"] == 1)
+            try #"{"rules": [{"id": "a", "sources": ["widget"], "events": ["widget.submitted"], "when": {"path": "body.message", "eqauls": "x"}, "do": [{"action": "task.create", "title": "t"}]}]}"#
+                .write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
+            server.signal(SIGHUP)
+            #expect(await eventually(10) { server.log.contains("new rules rejected") })
+            #expect(server.log.contains(#"rules[0].when.eqauls: unknown operator \"eqauls\" (did you mean \"equals\"?)"#))
+            #expect(try await web.get("/readyz").1["rules"] == 1)
+            let two = #"{"rules": [{"id": "a", "sources": ["widget"], "events": ["widget.submitted"], "do": [{"action": "task.create", "title": "{{ body.message }}"}]}, {"id": "b", "sources": ["widget"], "events": ["widget.*"], "do": [{"action": "task.create", "title": "copy"}]}]}"#
+            try two.write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
+            server.signal(SIGHUP)
+            #expect(await eventually(10) { ((try? await web.get("/readyz").1["rules"]) ?? nil) == 2 })
+            #expect(server.terminate() == 0)
+        }
     }
 }
 

@@ -48,10 +48,10 @@ import TaskBridgeTestSupport
             #expect(try serverCloses(port: port, after: ""))
             // The server still serves others afterwards (on a new connection: the test
             // client's idle one was closed by the 1 s idle timeout, as it should be).
-            let client = HTTPClient(eventLoopGroupProvider: .singleton)
-            let health = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
-            #expect(health.status.code == 200)
-            try await client.shutdown()
+            try await withHTTPClient { client in
+                let health = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(10))
+                #expect(health.status.code == 200)
+            }
         }
     }
 
@@ -60,10 +60,9 @@ import TaskBridgeTestSupport
     @Test func concurrentDuplicatesOverHTTPStoreOneEvent() async throws {
         try await withBridge { bridge async throws in
             let port = try #require(bridge.client.port)
-            let client = HTTPClient(eventLoopGroupProvider: .singleton)
             let body = Fixtures.bytes("github/pull_request.opened.json")
             let headers = Signed.github(body, secret: TestEnv.githubSecret, event: "pull_request", delivery: "same-delivery")
-            let results = try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            let results = try await withHTTPClient { client in try await withThrowingTaskGroup(of: (Int, String).self) { group in
                 for _ in 0..<50 {
                     group.addTask {
                         var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/hooks/github")
@@ -77,8 +76,7 @@ import TaskBridgeTestSupport
                     }
                 }
                 return try await group.reduce(into: [(Int, String)]()) { $0.append($1) }
-            }
-            try await client.shutdown()
+            } }
             #expect(results.filter { $0.0 == 202 }.count == 1)
             #expect(results.filter { $0.0 == 200 }.count == 49)
             #expect(Set(results.map(\.1)).count == 1)

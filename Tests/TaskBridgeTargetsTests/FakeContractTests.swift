@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 import TaskBridgeCore
+import TaskBridgeTestSupport
 
 /// The fake must enforce what GroupChat's documentation promises, or tests against it
 /// prove nothing: these requests go over real HTTP, as the connector's do.
@@ -26,7 +27,7 @@ import TaskBridgeCore
     @Test func enforcesAuthWorkspaceAndFields() async throws {
         let fake = GroupChatFake()
         try await fake.start()
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        do { try await withHTTPClient { client in
         let create = #"{"projectId": "proj_eng", "title": "T"}"#
         #expect(try await send(fake, client, .POST, "/api/v1/tasks", token: nil, body: create) == (401, ["error": "Unauthorized"]))
         #expect(try await send(fake, client, .POST, "/api/v1/tasks", token: "gck_wrong", body: create).0 == 401)
@@ -48,7 +49,10 @@ import TaskBridgeCore
         #expect(status == 200)
         #expect(batch["results"]?[0]?["ok"] == true)
         #expect(batch["results"]?[1] == ["ok": false, "op": "delete", "id": "task_9", "error": "Task not found"])
-        try await client.shutdown()
+        } } catch {
+            await fake.stop()
+            throw error
+        }
         await fake.stop()
     }
 }
