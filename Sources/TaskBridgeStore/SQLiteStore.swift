@@ -22,10 +22,6 @@ public final class SQLiteStore: Store {
     /// Reads; each connection serves one query at a time (see ``SQLiteReaderPool``).
     let reader: SQLiteReaderPool
     let queue: SQLiteWriteQueue
-    /// Copies the WAL back into the database file in the background (PASSIVE: it blocks
-    /// neither the writer nor readers), so no commit waits for a checkpoint.
-    let checkpointer: SQLiteConnection
-    private let checkpointLoop: Mutex<Task<Void, Never>?> = Mutex(nil)
     let threadPool: NIOThreadPool
     let logger: Logger
     private let lockFD: Int32
@@ -43,16 +39,16 @@ public final class SQLiteStore: Store {
         try createDirectory(dataDirectory)
         let lockFD = exclusive ? try acquireLock(dataDirectory + "/taskbridge.lock") : -1
         let path = dataDirectory + "/" + fileName
-        let pool = NIOThreadPool(numberOfThreads: 5)
+        let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
         let group = MultiThreadedEventLoopGroup.singleton
         do {
             let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
-            // Checkpoints run in the background; the large automatic threshold is only a
-            // safety net should the background checkpointer fall far behind.
+            // SQLite's own checkpoints (every ~4 MB of WAL, inside the committing
+            // transaction) keep the tail latency low; a background checkpointer measured
+            // ~10% more throughput but p99 acks of 200+ ms (writer waits on WAL restart).
             for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = \(synchronous == .full ? "FULL" : "NORMAL")",
-                           "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16000",
-                           "PRAGMA wal_autocheckpoint = 65536"] {
+                           "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -16000"] {
                 _ = try await writer.query(pragma)
             }
             for sql in SQLiteSchema.statements { _ = try await writer.query(sql) }
@@ -64,13 +60,8 @@ public final class SQLiteStore: Store {
                 _ = try await r.query("PRAGMA query_only = 1")
                 readers.append(r)
             }
-            let checkpointer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
-            _ = try await checkpointer.query("PRAGMA busy_timeout = 10000")
-            let store = SQLiteStore(path: path, writer: writer, readers: readers, checkpointer: checkpointer, pool: pool,
-                                    lockFD: lockFD, logger: logger)
-            // Only the process that owns the data directory checkpoints; operator tools
-            // opened beside it leave that to the server.
-            store.start(checkpoints: exclusive)
+            let store = SQLiteStore(path: path, writer: writer, readers: readers, pool: pool, lockFD: lockFD, logger: logger)
+            store.start()
             return store
         } catch {
             if lockFD >= 0 { _ = Glibc.close(lockFD) }
@@ -79,9 +70,8 @@ public final class SQLiteStore: Store {
         }
     }
 
-    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], checkpointer: SQLiteConnection,
-                 pool: NIOThreadPool, lockFD: Int32, logger: Logger) {
-        self.checkpointer = checkpointer
+    private init(path: String, writer: SQLiteConnection, readers: [SQLiteConnection], pool: NIOThreadPool,
+                 lockFD: Int32, logger: Logger) {
         self.path = path
         self.writer = writer
         self.reader = SQLiteReaderPool(readers)
@@ -91,27 +81,9 @@ public final class SQLiteStore: Store {
         self.queue = SQLiteWriteQueue(connection: writer, logger: logger)
     }
 
-    private func start(checkpoints: Bool) {
+    private func start() {
         let queue = self.queue
         loop.withLock { $0 = Task { await queue.run() } }
-        guard checkpoints else { return }
-        let checkpointer = self.checkpointer
-        let logger = self.logger
-        checkpointLoop.withLock {
-            $0 = Task {
-                while true {
-                    do {
-                        try await Task.sleep(nanoseconds: 250_000_000)
-                        _ = try await checkpointer.query("PRAGMA wal_checkpoint(PASSIVE)")
-                    } catch is CancellationError {
-                        return
-                    } catch {
-                        if Task.isCancelled { return }
-                        logger.warning("background WAL checkpoint failed", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-        }
     }
 
     /// Drains pending writes, then closes every connection (even if one fails) and
@@ -119,11 +91,7 @@ public final class SQLiteStore: Store {
     public func close() async throws {
         queue.close()
         await loop.withLock { $0 }?.value
-        let checkpoints = checkpointLoop.withLock { $0 }
-        checkpoints?.cancel()
-        await checkpoints?.value
         var firstError: (any Error)?
-        do { try await checkpointer.close() } catch { firstError = error }
         for r in reader.all {
             do { try await r.close() } catch { firstError = firstError ?? error }
         }
