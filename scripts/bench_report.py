@@ -39,7 +39,7 @@ machine = [
     f"- CPU: {cpu}, {os.cpu_count()} cores (load generator and servers share them)",
     f"- Memory: {mem_gb} GiB; kernel {platform.release()}; {sh('. /etc/os-release && echo $PRETTY_NAME')}",
     f"- {sh('swift --version 2>&1 | head -1')}",
-    f"- wrk {sh('wrk -v 2>&1 | head -1 | cut -d\" \" -f2')}; webhook {sh('webhook -version 2>&1 | head -1') or 'not installed'}",
+    "- " + sh("wrk -v 2>&1 | head -1") + "; " + (sh("webhook -version 2>&1 | head -1") or "webhook not installed"),
     f"- Run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
 ]
 
