@@ -31,6 +31,8 @@ public struct FakeWorkspace: Sendable {
         if keepsAppliedLog { applied.append(change) }
     }
     var nextId = 1
+    /// Tasks per column, for the `order` of a new task without scanning every task.
+    var columnCounts: [JSONValue: Int] = [:]
 
     public struct AppliedChange: Sendable, Hashable {
         public var op: String
@@ -116,7 +118,8 @@ public struct FakeWorkspace: Sendable {
         if stageId.isNull, let first = statuses.filter({ $0["projectId"]?.stringValue == projectId }).min(by: { ($0["order"]?.numberValue ?? 0) < ($1["order"]?.numberValue ?? 0) }) {
             stageId = first["id"] ?? .null
         }
-        let order = Double(tasks.values.filter { $0["stageId"] == stageId }.count)
+        let order = Double(columnCounts[stageId, default: 0])
+        columnCounts[stageId, default: 0] += 1
         let task: [String: JSONValue] = [
             "id": .string(id), "workspaceId": .string(workspaceId), "projectId": .string(projectId), "stageId": stageId,
             "title": body["title"]!, "description": body["description"] ?? .null, "estimate": body["estimate"] ?? .null,

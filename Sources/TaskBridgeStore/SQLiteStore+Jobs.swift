@@ -79,69 +79,7 @@ extension SQLiteStore {
 
     @discardableResult
     public func update(_ update: JobUpdate) async throws -> Bool {
-        try await queue.write { db in
-            try await Self.apply(update, on: db)
-        }
-    }
-
-    static func apply(_ u: JobUpdate, on db: SQLiteConnection) async throws -> Bool {
-        let now = SQLiteData.integer(Int(u.nowMillis))
-        let sql: String
-        var binds: [SQLiteData]
-        switch u.change {
-        case .progressed(let next, let outputs, let leaseUntil):
-            sql = """
-                UPDATE jobs SET step = ?, outputs = ?, attempts = 0, first_due_at = ?, uncertain = 0, lease_until = ?,
-                    last_error = NULL, updated_at = ?
-                """
-            binds = [.integer(next), .text(JSONWriter.serialize(.object(outputs))), now, .integer(Int(leaseUntil)), now]
-        case .succeeded(let outputs):
-            sql = """
-                UPDATE jobs SET state = 'succeeded', step = step + 1, outputs = ?, uncertain = 0, lease_owner = NULL,
-                    lease_until = NULL, last_error = NULL, updated_at = ?
-                """
-            binds = [.text(JSONWriter.serialize(.object(outputs))), now]
-        case .retry(let at, let error, let uncertain):
-            sql = """
-                UPDATE jobs SET state = 'pending', due_at = ?, attempts = attempts + 1, uncertain = ?, last_error = ?,
-                    lease_owner = NULL, lease_until = NULL, updated_at = ?
-                """
-            binds = [.integer(Int(at)), .integer(uncertain ? 1 : 0), .text(error), now]
-        case .dead(let error):
-            sql = """
-                UPDATE jobs SET state = 'dead', attempts = attempts + 1, last_error = ?, lease_owner = NULL,
-                    lease_until = NULL, updated_at = ?
-                """
-            binds = [.text(error), now]
-        case .released(let uncertain):
-            sql = """
-                UPDATE jobs SET state = 'pending', uncertain = MAX(uncertain, ?), lease_owner = NULL, lease_until = NULL,
-                    updated_at = ?
-                """
-            binds = [.integer(uncertain ? 1 : 0), now]
-        }
-        binds += [.integer(Int(u.jobSeq)), .text(u.leaseOwner)]
-        let rows = try await db.query(sql + " WHERE seq = ? AND lease_owner = ? AND state = 'running' RETURNING seq", binds)
-        if let a = u.attempt {
-            _ = try await db.query(
-                """
-                INSERT INTO attempts (job_seq, step, started_at, latency_ms, status, outcome, error, request, response)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [.integer(Int(u.jobSeq)), .integer(a.step), .integer(Int(a.startedAtMillis)), .float(a.latencyMillis),
-                 a.status.map { .integer($0) } ?? .null, .text(a.outcome), a.error.map(SQLiteData.text) ?? .null,
-                 a.request.map(SQLiteData.text) ?? .null, a.response.map(SQLiteData.text) ?? .null])
-        }
-        if let l = u.link, !rows.isEmpty {
-            _ = try await db.query(
-                """
-                INSERT INTO links (target, key, task_id, project_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (target, key) DO UPDATE SET task_id = excluded.task_id,
-                    project_id = COALESCE(excluded.project_id, links.project_id), updated_at = excluded.updated_at
-                """,
-                [.text(l.target), .text(l.key), .text(l.taskId), l.projectId.map(SQLiteData.text) ?? .null, now, now])
-        }
-        return !rows.isEmpty
+        try await queue.update(update)
     }
 
     public func nextDueMillis() async throws -> Int64? {

@@ -20,6 +20,7 @@ final class SQLiteWriteQueue: Sendable {
 
     enum Op: Sendable {
         case ingest(PlannedEvent, @Sendable (Result<IngestOutcome, any Error>) -> Void)
+        case jobUpdate(JobUpdate, @Sendable (Result<Bool, any Error>) -> Void)
         case work(Work)
     }
 
@@ -76,6 +77,13 @@ final class SQLiteWriteQueue: Sendable {
     func ingest(_ event: PlannedEvent) async throws -> IngestOutcome {
         try await withCheckedThrowingContinuation { cont in
             submit(.ingest(event, { cont.resume(with: $0) }))
+        }
+    }
+
+    /// Applies a worker's report; consecutive reports share statements.
+    func update(_ update: JobUpdate) async throws -> Bool {
+        try await withCheckedThrowingContinuation { cont in
+            submit(.jobUpdate(update, { cont.resume(with: $0) }))
         }
     }
 
@@ -142,6 +150,7 @@ final class SQLiteWriteQueue: Sendable {
     private func fail(_ op: Op, _ error: any Error) {
         switch op {
         case .ingest(_, let done): done(.failure(error))
+        case .jobUpdate(_, let done): done(.failure(error))
         case .work(let w): w.finish(error)
         }
     }
@@ -164,6 +173,18 @@ final class SQLiteWriteQueue: Sendable {
                         let outcome = outcomes[k]
                         let done = item.1
                         completions.append { done(.success(outcome)) }
+                    }
+                } else if case .jobUpdate = batch[i] {
+                    var group: [(JobUpdate, @Sendable (Result<Bool, any Error>) -> Void)] = []
+                    while i < batch.count, case .jobUpdate(let u, let done) = batch[i] {
+                        group.append((u, done))
+                        i += 1
+                    }
+                    let held = try await SQLiteJobUpdates.apply(group.map(\.0), on: connection)
+                    for (k, item) in group.enumerated() {
+                        let result = held[k]
+                        let done = item.1
+                        completions.append { done(.success(result)) }
                     }
                 } else if case .work(let w) = batch[i] {
                     try await w.run(connection)

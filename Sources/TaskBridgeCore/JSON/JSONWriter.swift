@@ -54,6 +54,13 @@ public enum JSONWriter {
 
     /// The body of a JSON string literal for `s`, without the surrounding quotes.
     public static func escape(_ s: String) -> String {
+        // Almost every string needs no escaping: check the bytes once and return it as is.
+        var clean = true
+        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2 {
+            clean = false
+            break
+        }
+        if clean { return s }
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for scalar in s.unicodeScalars {

@@ -109,6 +109,9 @@ public final class Dispatcher: Service, Sendable {
             }
             if claimed == 0 || inFlight.load(ordering: .relaxed) >= settings.maxInFlight {
                 await runtime.wake.wait(upTo: await idleDelay())
+                // Work arrives in bursts (every accepted webhook signals): a moment's pause
+                // lets one claim pick up the burst instead of one claim per event.
+                try? await Task.sleep(nanoseconds: 2_000_000)
             }
         }
     }
@@ -117,6 +120,8 @@ public final class Dispatcher: Service, Sendable {
     /// breaker allows a probe, or the poll interval passes (a safety net).
     private func idleDelay() async -> Double {
         var delay = settings.pollIntervalSeconds
+        // With no target able to deliver, only the poll interval matters.
+        guard targets.values.contains(where: { $0.connector != nil }) else { return delay }
         if let due = try? await runtime.store.nextDueMillis() {
             delay = min(delay, max(0.005, Double(due - WallClock.nowMillis()) / 1000))
         }
