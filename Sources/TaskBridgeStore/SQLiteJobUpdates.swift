@@ -51,9 +51,9 @@ enum SQLiteJobUpdates {
         let now = SQLiteData.integer(Int(u.nowMillis))
         switch u.change {
         case .progressed(let next, let outputs, let leaseUntil):
-            return head + [.integer(next), .text(JSONWriter.serialize(.object(outputs))), .integer(Int(leaseUntil)), now]
+            return head + [.integer(next), .text(JSONWriter.serializeUnordered(.object(outputs))), .integer(Int(leaseUntil)), now]
         case .succeeded(let outputs):
-            return head + [.text(JSONWriter.serialize(.object(outputs))), now]
+            return head + [.text(JSONWriter.serializeUnordered(.object(outputs))), now]
         case .retry(let at, let error, let uncertain):
             return head + [.integer(Int(at)), .integer(uncertain ? 1 : 0), .text(error), now]
         case .dead(let error):

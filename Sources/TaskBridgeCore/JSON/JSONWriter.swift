@@ -7,6 +7,14 @@ public enum JSONWriter {
         return out
     }
 
+    /// Compact JSON in whatever key order the dictionaries hold: for storage, where
+    /// nobody compares the text and sorting keys would cost more than writing them.
+    public static func serializeUnordered(_ value: JSONValue) -> String {
+        var out = ""
+        write(value, into: &out, sortKeys: false)
+        return out
+    }
+
     public static func serializeBytes(_ value: JSONValue) -> [UInt8] {
         Array(serialize(value).utf8)
     }
@@ -21,7 +29,7 @@ public enum JSONWriter {
         return "\(number)"
     }
 
-    public static func write(_ value: JSONValue, into out: inout String) {
+    public static func write(_ value: JSONValue, into out: inout String, sortKeys: Bool = true) {
         switch value {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -31,16 +39,27 @@ public enum JSONWriter {
             out += "["
             for (i, item) in items.enumerated() {
                 if i > 0 { out += "," }
-                write(item, into: &out)
+                write(item, into: &out, sortKeys: sortKeys)
             }
             out += "]"
         case .object(let members):
             out += "{"
-            for (i, key) in members.keys.sorted().enumerated() {
-                if i > 0 { out += "," }
-                writeString(key, into: &out)
-                out += ":"
-                write(members[key]!, into: &out)
+            if sortKeys {
+                for (i, key) in members.keys.sorted().enumerated() {
+                    if i > 0 { out += "," }
+                    writeString(key, into: &out)
+                    out += ":"
+                    write(members[key]!, into: &out, sortKeys: true)
+                }
+            } else {
+                var first = true
+                for (key, member) in members {
+                    if !first { out += "," }
+                    first = false
+                    writeString(key, into: &out)
+                    out += ":"
+                    write(member, into: &out, sortKeys: false)
+                }
             }
             out += "}"
         }

@@ -92,9 +92,13 @@ public actor BatchCoalescer {
         let call = wire.last!
         let results = GroupChatNames.items(response.json, key: "results") ?? []
         for (i, item) in items.enumerated() {
+            // Each job's attempt shows its own operation and outcome, not the whole task
+            // (the job's outputs keep that).
+            let outcome: String? = i < results.count
+                ? (results[i]["ok"]?.boolValue == true ? "ok" : "error: " + (results[i]["error"]?.stringValue ?? "operation failed"))
+                : nil
             let record = WireRecord(request: "POST /api/v1/tasks/batch [operation \(i + 1) of \(items.count)] " + JSONWriter.serialize(operations[i]),
-                                    status: call.status, latencyMillis: call.latencyMillis,
-                                    response: i < results.count ? JSONWriter.serialize(results[i]) : nil)
+                                    status: call.status, latencyMillis: call.latencyMillis, response: outcome)
             guard i < results.count else {
                 item.continuation.resume(returning: .failed(StepFailure(.retryable, "batch response has no result for operation \(i + 1)", status: call.status, sent: true), wire: record))
                 continue
