@@ -359,3 +359,25 @@ struct RuleParserTests {
             == ["stored rule old: (top level): malformed JSON at byte 1: unexpected end of input in an object"])
     }
 }
+
+@Suite struct StepsReadLaterTests {
+    /// Outputs a later step reads must be stored in full (a job resumed after a restart
+    /// renders from stored outputs); the others can be kept compact.
+    @Test func findsStepsWhoseOutputsLaterStepsRead() throws {
+        let rules = try Fixtures.parseRules(#"""
+        {"rules": [
+          {"id": "a", "sources": ["github"], "events": ["push"], "do": [
+            {"id": "made", "action": "task.create", "title": "t"},
+            {"id": "other", "action": "task.create", "title": "u"},
+            {"action": "task.update", "task": {"step": "other"}, "title": "{{ steps.made.task.title }} (copy)"}
+          ]},
+          {"id": "b", "sources": ["github"], "events": ["push"], "do": [
+            {"action": "task.create", "title": "t"},
+            {"action": "task.complete"}
+          ]}
+        ]}
+        """#)
+        #expect(rules.rule(id: "a")?.stepsReadLater == ["made", "other"])
+        #expect(rules.rule(id: "b")?.stepsReadLater == [])
+    }
+}

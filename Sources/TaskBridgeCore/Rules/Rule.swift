@@ -51,6 +51,21 @@ public struct Rule: Sendable {
         return trie
     }
 
+    /// Ids of steps whose outputs later steps read (`steps.<id>.…` or `task: {"step": …}`):
+    /// only those outputs need keeping in full.
+    public var stepsReadLater: Set<String> {
+        var ids = Set<String>()
+        for step in steps {
+            for t in step.templates {
+                for p in t.paths where p.root == "steps" {
+                    if case .key(let id)? = p.tail.first { ids.insert(id) }
+                }
+            }
+            if case .step(let id)? = step.task { ids.insert(id) }
+        }
+        return ids
+    }
+
     /// Every path the rule reads at ingest time (conditions and ordering key).
     public var ingestPaths: [FieldPath] {
         (when?.paths ?? []) + (effectiveOrderingKey?.paths ?? [])

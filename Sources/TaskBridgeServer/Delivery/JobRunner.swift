@@ -102,6 +102,7 @@ final class JobRunner: Sendable {
             if let id = outputs[rule.steps[i].id]?["task"]?["id"]?.stringValue { previousTask = id }
         }
         var step = job.step
+        let laterStepsRead = rule.stepsReadLater
         while step < rule.steps.count {
             let spec = rule.steps[step]
             let rendered: RenderedStep
@@ -135,7 +136,7 @@ final class JobRunner: Sendable {
             runtime.metrics.gauge("taskbridge_breaker_state", [("target", rendered.target)], Double(target.gate.breakerGauge))
             switch result.outcome {
             case .success(let output, let link):
-                outputs[spec.id] = output
+                outputs[spec.id] = laterStepsRead.contains(spec.id) ? output : Self.compact(output)
                 context.steps = outputs
                 if let id = output["task"]?["id"]?.stringValue { previousTask = id }
                 let linkRecord = link.map { LinkRecord(target: rendered.target, key: $0.key, taskId: $0.taskId, projectId: $0.projectId) }
@@ -199,6 +200,18 @@ final class JobRunner: Sendable {
                 await deadLetter(job, event, "\(why); last error: \(failure.reason)", attempt: a)
             }
         }
+    }
+
+    /// What is kept of a step's output when no later step reads it: the task's identity
+    /// and place, and the agent run — enough for the admin view, without the full object.
+    static func compact(_ output: JSONValue) -> JSONValue {
+        guard case .object(var o) = output else { return output }
+        if case .object(let task)? = o["task"] {
+            var kept: [String: JSONValue] = [:]
+            for key in ["id", "projectId", "stageId", "title", "completed", "ownerId"] { kept[key] = task[key] }
+            o["task"] = .object(kept)
+        }
+        return .object(o)
     }
 
     /// One attempt row per step execution (lookups included in its request text), and

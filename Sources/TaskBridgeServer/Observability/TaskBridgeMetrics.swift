@@ -58,10 +58,43 @@ public final class TaskBridgeMetrics: Sendable {
         counter("taskbridge_ingress_rejected_total", [("source", source), ("status", String(status))]).increment()
     }
 
+    /// Per-target handles for the delivery path, found with one dictionary lookup.
+    final class TargetHandles: Sendable {
+        let attempts: [String: Metrics.Counter]
+        let duration: Metrics.Timer
+        let succeeded: Metrics.Counter
+        let dead: Metrics.Counter
+        let latency: Metrics.Timer
+
+        init(_ m: TaskBridgeMetrics, _ target: String) {
+            var attempts: [String: Metrics.Counter] = [:]
+            for c in ["1xx", "2xx", "3xx", "4xx", "5xx", "other", "error"] {
+                attempts[c] = m.counter("taskbridge_delivery_attempts_total", [("target", target), ("status_class", c)])
+            }
+            self.attempts = attempts
+            duration = m.timer("taskbridge_attempt_duration_seconds", [("target", target)])
+            succeeded = m.counter("taskbridge_jobs_finished_total", [("target", target), ("state", "succeeded")])
+            dead = m.counter("taskbridge_jobs_finished_total", [("target", target), ("state", "dead")])
+            latency = m.timer("taskbridge_delivery_latency_seconds", [("target", target)])
+        }
+    }
+
+    private let targetHandles = Mutex<[String: TargetHandles]>([:])
+
+    func handles(_ target: String) -> TargetHandles {
+        if let h = targetHandles.withLock({ $0[target] }) { return h }
+        let made = TargetHandles(self, target)
+        return targetHandles.withLock { t in
+            if let existing = t[target] { return existing }
+            t[target] = made
+            return made
+        }
+    }
+
     public func attempt(target: String, status: Int?, seconds: Double) {
-        counter("taskbridge_delivery_attempts_total", [("target", target), ("status_class", FailureClass.statusClass(status))]).increment()
-        timer("taskbridge_attempt_duration_seconds", [("target", target)])
-            .recordNanoseconds(Int64(seconds * 1e9))
+        let h = handles(target)
+        h.attempts[FailureClass.statusClass(status)]?.increment()
+        h.duration.recordNanoseconds(Int64(seconds * 1e9))
     }
 
     /// 401/403 from a target: its token is wrong, expired or revoked.
@@ -70,10 +103,12 @@ public final class TaskBridgeMetrics: Sendable {
     }
 
     public func jobFinished(target: String, state: String, sinceReceivedSeconds: Double?) {
-        counter("taskbridge_jobs_finished_total", [("target", target), ("state", state)]).increment()
-        if let s = sinceReceivedSeconds, state == "succeeded" {
-            timer("taskbridge_delivery_latency_seconds", [("target", target)])
-                .recordNanoseconds(Int64(max(0, s) * 1e9))
+        let h = handles(target)
+        if state == "succeeded" {
+            h.succeeded.increment()
+            if let s = sinceReceivedSeconds { h.latency.recordNanoseconds(Int64(max(0, s) * 1e9)) }
+        } else {
+            h.dead.increment()
         }
     }
 
