@@ -45,6 +45,10 @@ wait_port() { for _ in $(seq 1 200); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev
 cpu_seconds() { awk -v t="$CLK_TCK" '{printf "%.2f", ($14 + $15) / t}' /proc/"$1"/stat; }
 peak_rss_kb() { awk '/VmHWM/ {print $2}' /proc/"$1"/status; }
 stop() { kill -INT "$1" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; kill -9 "$1" 2>/dev/null || true; }
+# Each ingest run writes gigabytes; without this the kernel's writeback of one run's
+# files (and their deletion) lands in the next run's fsyncs and inflates its p99.
+settle() { sync; sleep 2; }
+stop_taskbridge() { stop "$TB_PID"; rm -rf "$OUT/$1/run/data"; settle; }
 
 # run_wrk NAME PID URL: warm up, then measure; writes $OUT/NAME.json
 run_wrk() {
@@ -75,6 +79,7 @@ start_taskbridge() { # start_taskbridge NAME RULES_GLOB [batching true|false]; D
 
 start_fake 8092 0
 export BENCH_FAKE_URL=http://127.0.0.1:8092
+settle
 
 echo "== ingest: the floor (bare Hummingbird)"
 "$BENCH" floor --port 8091 > "$OUT/floor.log" 2>&1 & PIDS+=($!); FLOOR_PID=$!; wait_port 8091
@@ -84,7 +89,7 @@ stop "$FLOOR_PID"
 echo "== ingest: TaskBridge (example rules, SQLite on disk, fake GroupChat target)"
 start_taskbridge taskbridge "$ROOT/examples/*/rules.json"
 run_wrk taskbridge "$TB_PID" http://127.0.0.1:8090/hooks/github
-stop "$TB_PID"
+stop_taskbridge taskbridge
 
 if need webhook; then
     echo "== ingest: adnanh/webhook (HMAC-SHA256 + action match)"
@@ -100,14 +105,14 @@ start_taskbridge fixed-rate "$ROOT/examples/*/rules.json"
 "$BENCH" rate --url http://127.0.0.1:8090/hooks/github --rps 1000 --duration "$DURATION" --warmup "$WARMUP" \
     --body "$BENCH_BODY" --secret "$BENCH_SECRET" > "$OUT/fixed-rate.json"
 echo "   $(cat "$OUT/fixed-rate.json")"
-stop "$TB_PID"
+stop_taskbridge fixed-rate
 
 echo "== rule scaling: 10 vs 1,000 rules (3 match; their jobs are planned but not delivered, to measure ingest alone)"
 for n in 10 1000; do
     "$BENCH" make-rules --count "$n" --matching 3 --out "$OUT/rules-$n.json" >/dev/null
     BENCH_GC_TOKEN= start_taskbridge "rules-$n" "$OUT/rules-$n.json"
     run_wrk "rules-$n" "$TB_PID" http://127.0.0.1:8090/hooks/github
-    stop "$TB_PID"
+    stop_taskbridge "rules-$n"
 done
 stop_fake "$FAKE_PID"
 
@@ -119,11 +124,13 @@ for batch in false true; do
     sed -e "s#{{RULES}}#$ROOT/bench/delivery-rules.json#" bench/taskbridge.json > "$OUT/$name/seed.json"
     "$BENCH" seed --config "$OUT/$name/seed.json" --data-dir "$OUT/$name/data" --events "$BACKLOG" \
         --payload Tests/Fixtures/sentry/issue.created.json --action resolved
+    settle
     DATA_DIR=$OUT/$name/data start_taskbridge "$name" "$ROOT/bench/delivery-rules.json" "$batch"
     "$BENCH" drain --data-dir "$OUT/$name/data" --pid "$TB_PID" > "$OUT/$name.json"
     echo "   batching=$batch: $(python3 -c "import json;d=json.load(open('$OUT/$name.json'));print(d['jobs'],'jobs in',d['seconds'],'s =',d['stepsPerSecond'],'steps/s')")"
     stop "$TB_PID"
     rm -rf "$OUT/$name/data"
+    settle
 done
 stop_fake "$FAKE_PID"
 
@@ -135,6 +142,7 @@ if [ "$BIG_BACKLOG" -gt 0 ]; then
     sed -e "s#{{RULES}}#$ROOT/bench/delivery-rules.json#" bench/taskbridge.json > "$OUT/$name/seed.json"
     "$BENCH" seed --config "$OUT/$name/seed.json" --data-dir "$OUT/$name/data" --events "$BIG_BACKLOG" \
         --payload Tests/Fixtures/sentry/issue.created.json --action resolved
+    settle
     DATA_DIR=$OUT/$name/data start_taskbridge "$name" "$ROOT/bench/delivery-rules.json" true
     "$BENCH" drain --data-dir "$OUT/$name/data" --pid "$TB_PID" --limit 60 > "$OUT/$name.json"
     echo "   $(python3 -c "import json;d=json.load(open('$OUT/$name.json'));print('RSS',d['rssMinKB'],'-',d['rssMaxKB'],'KB while delivering',d['jobs'],'of',d['backlog'])")"

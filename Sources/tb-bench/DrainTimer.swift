@@ -20,6 +20,7 @@ struct DrainTimer: AsyncParsableCommand {
         let initialOpen = try await store.openJobCount()
         let started = ContinuousClock.now
         var rss: [Int] = []
+        var sampledAt: [Double] = []
         var finished = 0
         var elapsed = 0.0
         while true {
@@ -28,7 +29,10 @@ struct DrainTimer: AsyncParsableCommand {
             finished = initialOpen - open
             let d = ContinuousClock.now - started
             elapsed = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-            if let kb = Self.rssKB(pid) { rss.append(kb) }
+            if let kb = Self.rssKB(pid) {
+                rss.append(kb)
+                sampledAt.append((elapsed * 100).rounded() / 100)
+            }
             if open == 0 || (stopAfter > 0 && finished >= stopAfter) || elapsed >= limit { break }
         }
         try await store.close()
@@ -36,7 +40,7 @@ struct DrainTimer: AsyncParsableCommand {
         let result: [String: JSONValue] = [
             "jobs": .number(Double(finished)), "backlog": .number(Double(initialOpen)), "seconds": .number((elapsed * 100).rounded() / 100),
             "stepsPerSecond": .number(rate.rounded()), "rssMinKB": .number(Double(rss.min() ?? 0)), "rssMaxKB": .number(Double(rss.max() ?? 0)),
-            "rssSamplesKB": .array(rss.map { .number(Double($0)) }),
+            "rssSamplesKB": .array(rss.map { .number(Double($0)) }), "rssSampleSeconds": .array(sampledAt.map(JSONValue.number)),
         ]
         print(JSONWriter.serialize(.object(result)))
     }
