@@ -18,21 +18,20 @@ public final class TaskBridgeMetrics: Sendable {
     /// Metric handles are created once per label set and reused: creating one is a
     /// registry lookup, too slow for the ingest path.
     func counter(_ name: String, _ labels: [(String, String)]) -> Metrics.Counter {
-        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { c in
-            if let existing = c[key] { return existing }
-            let made = Metrics.Counter(label: name, dimensions: labels, factory: factory)
-            c[key] = made
-            return made
-        }
+        Self.cached(in: counters, name, labels) { Metrics.Counter(label: name, dimensions: labels, factory: factory) }
     }
 
     func timer(_ name: String, _ labels: [(String, String)]) -> Metrics.Timer {
+        Self.cached(in: timers, name, labels) { Metrics.Timer(label: name, dimensions: labels, factory: factory) }
+    }
+
+    private static func cached<Handle>(in cache: borrowing Mutex<[String: Handle]>, _ name: String, _ labels: [(String, String)],
+                                       make: () -> Handle) -> Handle {
         let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
-        return timers.withLock { t in
-            if let existing = t[key] { return existing }
-            let made = Metrics.Timer(label: name, dimensions: labels, factory: factory)
-            t[key] = made
+        return cache.withLock { c in
+            if let existing = c[key] { return existing }
+            let made = make()
+            c[key] = made
             return made
         }
     }
