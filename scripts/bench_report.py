@@ -67,7 +67,9 @@ lines += [
     "",
     "- **floor**: a bare Hummingbird server that reads the body and answers 202 (`tb-bench floor`).",
     "- **TaskBridge**: `taskbridge serve` with the shipped example rules, verifying the signature and committing "
-    "the event to SQLite on disk (WAL, `synchronous=FULL`) before its 202.",
+    "the event to SQLite on disk (WAL, `synchronous=FULL`) before its 202. The example PR-flow rules listen to "
+    "`pull_request.opened` but find no task reference in this payload, so their conditions run and plan nothing; "
+    "the rule-scaling runs below plan three jobs per event.",
     "- **webhook**: adnanh/webhook (Debian package) verifying the same HMAC-SHA256 signature and matching `action` "
     "(`bench/hooks.json`); it runs `/bin/true` per hook, as it is built to, and keeps nothing.",
     "",
