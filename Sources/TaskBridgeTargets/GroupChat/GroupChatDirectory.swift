@@ -15,8 +15,10 @@ public actor GroupChatDirectory {
     let wallClock: @Sendable () -> Double
     private var lists: [Kind: (items: [JSONValue], fetchedAt: Double)] = [:]
     private var fetching: [Kind: Task<Result<[JSONValue], StepFailure>, Never>] = [:]
-    /// Tasks never move between projects, so what we learn here stays true.
-    private var taskProjects: [String: String] = [:]
+    /// Tasks never move between projects, so what we learn here stays true. Bounded: a
+    /// miss costs one extra request, an unbounded map would grow with every task.
+    private var taskProjects = RecentMap<String>(capacity: GroupChatDirectory.rememberedTasks)
+    static let rememberedTasks = 10_000
 
     public init(transport: any GroupChatTransport, ttl: Double, clock: @escaping @Sendable () -> Double = TargetGate.monotonicSeconds,
                 wallClock: @escaping @Sendable () -> Double) {
@@ -102,12 +104,11 @@ public actor GroupChatDirectory {
     }
 
     public func knownProject(ofTask taskId: String) -> String? {
-        taskProjects[taskId]
+        taskProjects.value(for: taskId)
     }
 
     public func remember(task: JSONValue?) {
         guard let id = task?["id"]?.stringValue, let project = task?["projectId"]?.stringValue else { return }
-        if taskProjects.count > 100_000 { taskProjects.removeAll(keepingCapacity: true) }
-        taskProjects[id] = project
+        taskProjects.set(project, for: id)
     }
 }
