@@ -85,7 +85,8 @@ public final class SQLiteStore: Store {
 
     private func start() {
         let queue = self.queue
-        loop.withLock { $0 = Task { await queue.run() } }
+        let executor = EventLoopTaskExecutor(writer.eventLoop)
+        loop.withLock { $0 = Task(executorPreference: executor) { await queue.run() } }
     }
 
     /// Drains pending writes, then closes every connection (even if one fails) and
