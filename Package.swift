@@ -97,8 +97,9 @@ let package = Package(
         .executableTarget(
             name: "tb-bench",
             dependencies: [
-                "GroupChatFake", "TaskBridgeServer",
+                "GroupChatFake", "TaskBridgeServer", "TaskBridgeCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

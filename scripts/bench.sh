@@ -86,6 +86,15 @@ echo "== ingest: the floor (bare Hummingbird)"
 run_wrk floor "$FLOOR_PID" http://127.0.0.1:8091/hooks/github
 stop "$FLOOR_PID"
 
+echo "== ingest: the durable ceiling (floor + HMAC-SHA256 check; then + append the body to a file, fdatasync per group)"
+"$BENCH" ceiling --port 8094 --secret "$BENCH_SECRET" --file "$OUT/ceiling.bin" --no-disk > "$OUT/ceiling.log" 2>&1 & PIDS+=($!); CEIL_PID=$!; wait_port 8094
+run_wrk floor+hmac "$CEIL_PID" http://127.0.0.1:8094/hooks/github
+stop "$CEIL_PID"
+"$BENCH" ceiling --port 8094 --secret "$BENCH_SECRET" --file "$OUT/ceiling.bin" > "$OUT/ceiling.log" 2>&1 & PIDS+=($!); CEIL_PID=$!; wait_port 8094
+run_wrk durable-ceiling "$CEIL_PID" http://127.0.0.1:8094/hooks/github
+stop "$CEIL_PID"
+rm -f "$OUT/ceiling.bin"; settle
+
 echo "== ingest: TaskBridge (example rules, SQLite on disk, fake GroupChat target)"
 start_taskbridge taskbridge "$ROOT/examples/*/rules.json"
 run_wrk taskbridge "$TB_PID" http://127.0.0.1:8090/hooks/github

@@ -28,6 +28,7 @@ def sh(cmd):
 
 
 floor, tb, wh = load("floor"), load("taskbridge"), load("webhook")
+hmac_only, ceiling = load("floor+hmac"), load("durable-ceiling")
 fixed = load("fixed-rate")
 r10, r1000 = load("rules-10"), load("rules-1000")
 d_off, d_on = load("delivery-batch-false"), load("delivery-batch-true")
@@ -70,19 +71,31 @@ lines += [
     "the event to SQLite on disk (WAL, `synchronous=FULL`) before its 202. The example PR-flow rules listen to "
     "`pull_request.opened` but find no task reference in this payload, so their conditions run and plan nothing; "
     "the rule-scaling runs below plan three jobs per event.",
+    "- **floor+hmac**: the floor plus the HMAC-SHA256 check of the body (`tb-bench ceiling --no-disk`): the CPU every "
+    "verified request costs before anything is parsed or kept.",
+    "- **durable-ceiling**: floor+hmac plus appending the body to a file and `fdatasync`ing it before the 202, "
+    "group-committed on one thread (`tb-bench ceiling`): no parsing, no dedupe, no rules, no database — the least "
+    "work any design of durable ingest must do, so no such design can beat it on this machine.",
     "- **webhook**: adnanh/webhook (Debian package) verifying the same HMAC-SHA256 signature and matching `action` "
     "(`bench/hooks.json`); it runs `/bin/true` per hook, as it is built to, and keeps nothing.",
     "",
     "| server | requests/s | p50 ms | p99 ms | CPU s | CPU µs/request | peak RSS MB | non-2xx |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
 ]
-for r in (floor, tb, wh):
+for r in (floor, hmac_only, ceiling, tb, wh):
     if r:
         lines.append(f"| {r['name']} | {fmt(r['requestsPerSecond'])} | {fmt(r['p50ms'], 2)} | {fmt(r['p99ms'], 2)} | "
                      f"{fmt(r['cpuSeconds'], 1)} | {fmt(r['cpuMicrosPerRequest'], 1)} | {fmt(r['peakRssMB'], 1)} | {r['non2xx']} |")
 tf = ratio(tb and tb["requestsPerSecond"], floor and floor["requestsPerSecond"])
 tw = ratio(tb and tb["requestsPerSecond"], wh and wh["requestsPerSecond"])
-lines += ["", f"TaskBridge / floor = **{fmt(tf, 2)}**; TaskBridge / webhook = **{fmt(tw, 1)}×**.", ""]
+cf = ratio(ceiling and ceiling["requestsPerSecond"], floor and floor["requestsPerSecond"])
+cw = ratio(ceiling and ceiling["requestsPerSecond"], wh and wh["requestsPerSecond"])
+tc = ratio(tb and tb["requestsPerSecond"], ceiling and ceiling["requestsPerSecond"])
+lines += ["", f"TaskBridge / floor = **{fmt(tf, 2)}**; TaskBridge / webhook = **{fmt(tw, 1)}×**."]
+if cf is not None:
+    lines += ["", f"durable-ceiling / floor = **{fmt(cf, 2)}**; durable-ceiling / webhook = **{fmt(cw, 1)}×**; "
+              f"TaskBridge / durable-ceiling = **{fmt(tc, 2)}**."]
+lines += [""]
 
 lines += ["## Ack latency at a fixed 1,000 requests/s", ""]
 if fixed:
@@ -148,9 +161,11 @@ if big:
 
 goals = []
 if tf is not None:
-    goals.append(("Durable ingest ≥ 50% of the floor", f"{fmt(tf * 100, 0)}%", tf >= 0.5))
+    bound = f" (durable-ceiling: {fmt(cf * 100, 0)}%)" if cf is not None else ""
+    goals.append(("Durable ingest ≥ 50% of the floor", f"{fmt(tf * 100, 0)}%{bound}", tf >= 0.5))
 if tw is not None:
-    goals.append(("Durable ingest ≥ 8× adnanh/webhook", f"{fmt(tw, 1)}×", tw >= 8))
+    bound = f" (durable-ceiling: {fmt(cw, 1)}×)" if cw is not None else ""
+    goals.append(("Durable ingest ≥ 8× adnanh/webhook", f"{fmt(tw, 1)}×{bound}", tw >= 8))
 if fixed:
     goals.append(("p99 ack ≤ 5 ms at 1,000 requests/s", f"{fmt(fixed['p99ms'], 2)} ms", fixed["p99ms"] <= 5))
 if d_off:
@@ -182,9 +197,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 fig, axes = plt.subplots(2, 2, figsize=(12, 8))
 ax = axes[0][0]
-servers = [r for r in (floor, tb, wh) if r]
-ax.bar([r["name"] for r in servers], [r["requestsPerSecond"] for r in servers], color=["#888", "#2a7", "#c63"][: len(servers)])
+servers = [r for r in (floor, hmac_only, ceiling, tb, wh) if r]
+ax.bar([r["name"] for r in servers], [r["requestsPerSecond"] for r in servers], color=[{"taskbridge": "#2a7", "webhook": "#c63"}.get(r["name"], "#888") for r in servers])
 ax.set_title("Ingest, same signed 28 KB request (requests/s)")
+ax.tick_params(axis="x", labelrotation=15)
 for i, r in enumerate(servers):
     ax.text(i, r["requestsPerSecond"], fmt(r["requestsPerSecond"]), ha="center", va="bottom")
 ax = axes[0][1]
