@@ -43,7 +43,7 @@ func printError(_ message: String) {
 enum LoggingSetup {
     static func bootstrap(format: LoggingSettings.Format, level: Logger.Level) {
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler = format == .json ? JSONLogHandler(label: label) : TextLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

@@ -23,7 +23,7 @@ public struct JSONLogHandler: LogHandler {
 
     public func log(event: LogEvent) {
         var object: [String: JSONValue] = [
-            "ts": .string(Self.timestamp()), "level": .string(event.level.rawValue), "logger": .string(label),
+            "ts": .string(LogTimestamp.now()), "level": .string(event.level.rawValue), "logger": .string(label),
             "msg": .string(event.message.description),
         ]
         for (k, v) in metadata { object[k] = Self.json(v) }
@@ -39,14 +39,6 @@ public struct JSONLogHandler: LogHandler {
         case .array(let a): .array(a.map(json))
         case .dictionary(let d): .object(d.mapValues(json))
         }
-    }
-
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        let iso = String(ISO8601.format(seconds: Double(ts.tv_sec)).dropLast())
-        let ms = Int(ts.tv_nsec) / 1_000_000
-        return iso + "." + (ms < 10 ? "00" : ms < 100 ? "0" : "") + String(ms) + "Z"
     }
 }
 
