@@ -96,7 +96,8 @@ import TaskBridgeTestSupport
                 let before = fake.workspace.applied.count
                 _ = await eventually(20) { fake.workspace.applied.count >= before + 12 }
                 server.kill9()
-                writesAtKill.append(fake.workspace.applied.count)
+                // Distinct changes: an update re-sent after a kill is applied (and logged) again.
+                writesAtKill.append(Set(fake.workspace.applied).count)
                 server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
                 web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             }

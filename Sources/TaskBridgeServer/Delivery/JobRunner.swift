@@ -127,6 +127,7 @@ final class JobRunner: Sendable {
                 idempotencyKey: Self.idempotencyKey(source: event.source, dedupeKey: event.dedupeKey, eventId: event.id,
                                                     ruleId: rule.id, step: step),
                 uncertain: firstTry && job.uncertain,
+                fullTask: laterStepsRead.contains(spec.id),
                 lookupLink: { key in
                     try await store.link(target: rendered.target, key: key).map {
                         GroupChatConnector.LinkedTask(taskId: $0.taskId, projectId: $0.projectId)
@@ -208,7 +209,7 @@ final class JobRunner: Sendable {
         guard case .object(var o) = output else { return output }
         if case .object(let task)? = o["task"] {
             var kept: [String: JSONValue] = [:]
-            for key in ["id", "projectId", "stageId", "title", "completed", "ownerId"] { kept[key] = task[key] }
+            for key in GroupChatConnector.taskSummaryKeys { kept[key] = task[key] }
             o["task"] = .object(kept)
         }
         return .object(o)

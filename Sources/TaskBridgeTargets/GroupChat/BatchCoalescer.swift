@@ -16,6 +16,8 @@ public actor BatchCoalescer {
         var id: String
         var fields: [String: JSONValue]
         var idempotencyKey: String
+        /// The job keeps the whole task (a later step reads it), not just its summary.
+        var fullTask: Bool
         var continuation: CheckedContinuation<ItemResult, Never>
     }
 
@@ -34,12 +36,17 @@ public actor BatchCoalescer {
         self.wallClock = wallClock
     }
 
-    public func update(id: String, fields: [String: JSONValue], idempotencyKey: String) async -> ItemResult {
+    /// `fullTask: false` lets the call's response be parsed for the task summary only
+    /// (``GroupChatConnector/taskSummaryKeys``), which is all the job keeps.
+    public func update(id: String, fields: [String: JSONValue], idempotencyKey: String, fullTask: Bool = true) async -> ItemResult {
         await withCheckedContinuation { cont in
-            queue.append(Pending(id: id, fields: fields, idempotencyKey: idempotencyKey, continuation: cont))
+            queue.append(Pending(id: id, fields: fields, idempotencyKey: idempotencyKey, fullTask: fullTask, continuation: cont))
             pump()
         }
     }
+
+    /// Updates waiting for a call (tests wait on it to make calls coalesce).
+    var queuedCount: Int { queue.count }
 
     private func pump() {
         while inFlight < maxCallsInFlight, !queue.isEmpty {
@@ -54,6 +61,18 @@ public actor BatchCoalescer {
     private func finished() {
         inFlight -= 1
         pump()
+    }
+
+    /// What is read from a batch response: each result's `ok` and `error`, and its task
+    /// whole or as its summary.
+    static let keepFullResults = resultsTrie(task: [[FieldPath.Segment.key("task")]])
+    static let keepResultSummaries = resultsTrie(task: GroupChatConnector.taskSummaryKeys.map { [.key("task"), .key($0)] })
+
+    static func resultsTrie(task paths: [[FieldPath.Segment]]) -> PathTrie {
+        var trie = PathTrie()
+        let tails: [[FieldPath.Segment]] = [[.key("ok")], [.key("error")]] + paths
+        for tail in tails { trie.insert(([.key("results"), .wildcard] + tail)[...]) }
+        return trie
     }
 
     private func send(_ items: [Pending]) async {
@@ -80,7 +99,10 @@ public actor BatchCoalescer {
             op["id"] = .string(item.id)
             return .object(op)
         }
-        let request = GroupChatRequest(method: "POST", path: "/api/v1/tasks/batch", body: .object(["operations": .array(operations)]))
+        // Each operation is serialized once: for the call's body and for its job's attempt.
+        let operationTexts = operations.map(JSONWriter.serialize)
+        let request = GroupChatRequest(method: "POST", path: "/api/v1/tasks/batch", body: .object(["operations": .array(operations)]),
+                                       bodyText: #"{"operations":["# + operationTexts.joined(separator: ",") + "]}")
         var wire: [WireRecord] = []
         let response: GroupChatResponse
         do throws(StepFailure) {
@@ -90,14 +112,15 @@ public actor BatchCoalescer {
             return
         }
         let call = wire.last!
-        let results = GroupChatNames.items(response.json, key: "results") ?? []
+        let keep = items.contains(where: \.fullTask) ? Self.keepFullResults : Self.keepResultSummaries
+        let results = GroupChatNames.items(try? JSONParser.parse(response.body, keeping: keep), key: "results") ?? []
         for (i, item) in items.enumerated() {
             // Each job's attempt shows its own operation and outcome, not the whole task
             // (the job's outputs keep that).
             let outcome: String? = i < results.count
                 ? (results[i]["ok"]?.boolValue == true ? "ok" : "error: " + (results[i]["error"]?.stringValue ?? "operation failed"))
                 : nil
-            let record = WireRecord(request: "POST /api/v1/tasks/batch [operation \(i + 1) of \(items.count)] " + JSONWriter.serialize(operations[i]),
+            let record = WireRecord(request: "POST /api/v1/tasks/batch [operation \(i + 1) of \(items.count)] " + operationTexts[i],
                                     status: call.status, latencyMillis: call.latencyMillis, response: outcome)
             guard i < results.count else {
                 item.continuation.resume(returning: .failed(StepFailure(.retryable, "batch response has no result for operation \(i + 1)", status: call.status, sent: true), wire: record))

@@ -10,6 +10,9 @@ public struct GroupChatConnector: Sendable {
     let batcher: BatchCoalescer?
     let wallClock: @Sendable () -> Double
 
+    /// The task fields a job keeps from a step's output when no later step reads more.
+    public static let taskSummaryKeys = ["id", "projectId", "stageId", "title", "completed", "ownerId"]
+
     public init(target: String, transport: any GroupChatTransport, directory: any GroupChatNameResolver, defaultProject: String?,
                 batcher: BatchCoalescer?, wallClock: @escaping @Sendable () -> Double) {
         self.target = target
@@ -37,10 +40,15 @@ public struct GroupChatConnector: Sendable {
         /// The previous attempt's outcome is unknown; reconcile creates before re-sending.
         public var uncertain: Bool
         public var lookupLink: @Sendable (String) async throws -> LinkedTask?
+        /// A later step reads this step's whole task; otherwise only its summary
+        /// (``GroupChatConnector/taskSummaryKeys``) is kept, and batch responses are parsed for that alone.
+        public var fullTask: Bool
 
-        public init(idempotencyKey: String, uncertain: Bool, lookupLink: @escaping @Sendable (String) async throws -> LinkedTask?) {
+        public init(idempotencyKey: String, uncertain: Bool, fullTask: Bool = true,
+                    lookupLink: @escaping @Sendable (String) async throws -> LinkedTask?) {
             self.idempotencyKey = idempotencyKey
             self.uncertain = uncertain
+            self.fullTask = fullTask
             self.lookupLink = lookupLink
         }
     }
@@ -224,7 +232,7 @@ public struct GroupChatConnector: Sendable {
     private func patch(_ taskId: String, _ fields: [String: JSONValue], _ ctx: StepContext,
                        _ wire: inout [WireRecord]) async throws(StepFailure) -> JSONValue {
         if let batcher {
-            switch await batcher.update(id: taskId, fields: fields, idempotencyKey: ctx.idempotencyKey) {
+            switch await batcher.update(id: taskId, fields: fields, idempotencyKey: ctx.idempotencyKey, fullTask: ctx.fullTask) {
             case .ok(let task, let record):
                 wire.append(record)
                 return task

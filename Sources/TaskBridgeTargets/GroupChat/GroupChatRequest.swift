@@ -6,15 +6,23 @@ public struct GroupChatRequest: Sendable, Hashable, CustomStringConvertible {
     public var path: String
     public var query: [String: String]
     public var body: JSONValue?
+    /// `body` already serialized (`JSONWriter.serialize`), when the caller has the text:
+    /// a 200-operation batch is then serialized once, not once to send and again to record.
+    public var bodyText: String?
     public var idempotencyKey: String?
 
-    public init(method: String, path: String, query: [String: String] = [:], body: JSONValue? = nil, idempotencyKey: String? = nil) {
+    public init(method: String, path: String, query: [String: String] = [:], body: JSONValue? = nil,
+                bodyText: String? = nil, idempotencyKey: String? = nil) {
         self.method = method
         self.path = path
         self.query = query
         self.body = body
+        self.bodyText = bodyText
         self.idempotencyKey = idempotencyKey
     }
+
+    /// The body as sent: `bodyText`, or `body` serialized with sorted keys.
+    public var serializedBody: String? { bodyText ?? body.map(JSONWriter.serialize) }
 
     public var pathWithQuery: String {
         guard !query.isEmpty else { return path }
@@ -25,7 +33,7 @@ public struct GroupChatRequest: Sendable, Hashable, CustomStringConvertible {
     /// and printed by dry runs.
     public var description: String {
         var s = "\(method) \(pathWithQuery)"
-        if let body { s += " " + JSONWriter.serialize(body) }
+        if let text = serializedBody { s += " " + text }
         return s
     }
 }

@@ -29,6 +29,8 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
     public static let maxResponseBytes = 32 << 20
 
     public func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
+        var request = request
+        request.bodyText = request.serializedBody  // once: for the wire and for the attempt record
         try await gate.acquire()
         var http = HTTPClientRequest(url: baseURL + request.pathWithQuery)
         http.method = HTTPMethod(rawValue: request.method)
@@ -36,9 +38,9 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
         http.headers.add(name: "Accept", value: "application/json")
         http.headers.add(name: "User-Agent", value: "TaskBridge")
         if let key = request.idempotencyKey { http.headers.add(name: "Idempotency-Key", value: key) }
-        if let body = request.body {
+        if let text = request.bodyText {
             http.headers.add(name: "Content-Type", value: "application/json")
-            http.body = .bytes(ByteBuffer(bytes: JSONWriter.serializeBytes(body)))
+            http.body = .bytes(ByteBuffer(string: text))
         }
         let started = ContinuousClock.now
         func elapsed() -> Double {
