@@ -15,6 +15,9 @@ final class JobRunner: Sendable {
     let owner: String
     let leaseMillis: Int64
     private let storedRules = Mutex<[String: Rule]>([:])
+    /// Per rule version: the payload paths its steps read and the steps whose outputs
+    /// later steps read — derived once, not for every job.
+    private let readPlans = Mutex<[String: (payload: PathTrie, stepsReadLater: Set<String>)]>([:])
 
     init(runtime: TaskBridgeRuntime, targets: [String: TargetRuntime], owner: String, leaseMillis: Int64) {
         self.runtime = runtime
@@ -35,6 +38,15 @@ final class JobRunner: Sendable {
         let parsed = try RuleParser(config: runtime.config).parseStoredRule(stored.json, file: stored.file)
         storedRules.withLock { $0[job.ruleVersion] = parsed }
         return parsed
+    }
+
+    func readPlan(_ rule: Rule) -> (payload: PathTrie, stepsReadLater: Set<String>) {
+        readPlans.withLock { plans in
+            if let plan = plans[rule.versionHash] { return plan }
+            let plan = (payload: rule.stepPayloadTrie, stepsReadLater: rule.stepsReadLater)
+            plans[rule.versionHash] = plan
+            return plan
+        }
     }
 
     /// `Idempotency-Key` for a step: stable per (source, event dedupe key, rule, step).
@@ -83,12 +95,13 @@ final class JobRunner: Sendable {
             await deadLetter(job, event, "source \(event.source) is no longer configured")
             return
         }
+        let plan = readPlan(rule)
         let payload: JSONValue
         do {
             var headers = HeaderFields()
             headers.append("content-type", event.contentType)
             let document = try WebhookAdapters.adapter(for: source).payloadDocument(headers, body: event.body)
-            payload = try JSONParser.parse(document, keeping: rule.stepPayloadTrie)
+            payload = try JSONParser.parse(document, keeping: plan.payload)
         } catch {
             await deadLetter(job, event, "stored payload cannot be read: \(error)")
             return
@@ -102,7 +115,7 @@ final class JobRunner: Sendable {
             if let id = outputs[rule.steps[i].id]?["task"]?["id"]?.stringValue { previousTask = id }
         }
         var step = job.step
-        let laterStepsRead = rule.stepsReadLater
+        let laterStepsRead = plan.stepsReadLater
         while step < rule.steps.count {
             let spec = rule.steps[step]
             let rendered: RenderedStep
