@@ -100,7 +100,7 @@ public final class Dispatcher: Service, Sendable {
                 claimed += jobs.count
                 inFlight.add(jobs.count, ordering: .relaxed)
                 for job in jobs {
-                    let event = events[job.eventSeq]
+                    let event = JobRunner.EventSlot(events[job.eventSeq])
                     group.addTask {
                         await self.runner.run(job, event: event)
                         self.inFlight.subtract(1, ordering: .relaxed)

@@ -75,8 +75,17 @@ final class JobRunner: Sendable {
         ])
     }
 
-    func run(_ job: ClaimedJob, event: StoredEvent?) async {
-        guard let event else {
+    /// Hands a claimed job its event once, so the runner holds the only copy of the raw
+    /// body and can drop it as soon as the payload is parsed: a full in-flight window
+    /// then costs the parsed fields its steps read, not every event's body.
+    final class EventSlot: Sendable {
+        private let slot: Mutex<StoredEvent?>
+        init(_ event: StoredEvent?) { slot = Mutex(event) }
+        func take() -> StoredEvent? { slot.withLock { $0.take() } }
+    }
+
+    func run(_ job: ClaimedJob, event slot: EventSlot) async {
+        guard var event = slot.take() else {
             await deadLetter(job, nil, "the job's event is missing from the store")
             return
         }
@@ -106,6 +115,7 @@ final class JobRunner: Sendable {
             await deadLetter(job, event, "stored payload cannot be read: \(error)")
             return
         }
+        event.body = []
         var outputs = job.outputs
         var context = EventContext(id: event.id, type: event.type, source: event.source, receivedAtMillis: event.receivedAtMillis,
                                    dedupeKey: event.dedupeKey, body: payload, headers: event.headers, clientIP: event.clientIP,
