@@ -22,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
+        MallocArenas.apply()
         let env = ProcessInfo.processInfo.environment
         let loaded = try config.load()
         let settings = loaded.config
