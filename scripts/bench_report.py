@@ -75,7 +75,7 @@ lines += [
     "verified request costs before anything is parsed or kept.",
     "- **durable-ceiling**: floor+hmac plus appending the body to a file and `fdatasync`ing it before the 202, "
     "group-committed on one thread (`tb-bench ceiling`): no parsing, no dedupe, no rules, no database — the least "
-    "work any design of durable ingest must do, so no such design can beat it on this machine.",
+    "work any design of durable ingest must do (\"Where the goals stand\" below says what that bounds).",
     "- **webhook**: adnanh/webhook (Debian package) verifying the same HMAC-SHA256 signature and matching `action` "
     "(`bench/hooks.json`); it runs `/bin/true` per hook, as it is built to, and keeps nothing.",
     "",
