@@ -101,6 +101,18 @@ import TaskBridgeTestSupport
         }
     }
 
+    /// The real pull_request.opened delivery with the "o" of "information" in its title
+    /// replaced by the byte 0xFF, signed as sent: 400 naming the offset, nothing stored.
+    @Test func refusesInvalidUTF8WithItsOffset() async throws {
+        let (body, at) = Fixtures.bytes("github/pull_request.opened", replacing: "new information.", with: Array("new inf".utf8) + [0xFF] + Array("rmation.".utf8))
+        try await withBridge { bridge async throws in
+            let response = try await bridge.github(body, event: "pull_request", delivery: "utf8")
+            #expect(response.status.code == 400)
+            #expect(response.json["error"] == .string("invalid UTF-8 in JSON body at byte \(at + 7): 0xFF never appears in UTF-8; JSON text must be UTF-8"))
+            #expect(try await bridge.store.listEvents(EventFilter()).isEmpty)
+        }
+    }
+
     @Test func refusesBodiesOverTheSourceLimit() async throws {
         try await withBridge { bridge async throws in
             let big = Array(repeating: UInt8(ascii: " "), count: 70_000) + pr

@@ -33,6 +33,18 @@ public enum Fixtures {
         return [UInt8](data)
     }
 
+    /// A real fixture's raw bytes with the first occurrence of `needle` (which must be in
+    /// the file) replaced by `replacement` — for encoding variants such as one byte that is
+    /// not UTF-8 inside a string. Returns the bytes and the offset where `needle` began.
+    public static func bytes(_ name: String, replacing needle: String, with replacement: [UInt8]) -> (bytes: [UInt8], offset: Int) {
+        let raw = bytes(name)
+        let n = Array(needle.utf8)
+        guard let at = (0...(raw.count - n.count)).first(where: { raw[$0..<($0 + n.count)].elementsEqual(n) }) else {
+            fatalError("fixture \(name) does not contain \(needle.debugDescription)")
+        }
+        return (Array(raw[..<at]) + replacement + raw[(at + n.count)...], at)
+    }
+
     public static func json(_ name: String) throws -> JSONValue {
         try JSONParser.parse(bytes(name))
     }

@@ -3,14 +3,17 @@
 public enum FormURLEncoding {
     public struct DecodingError: Error, Sendable {
         public let reason: String
+        /// The escapes were well-formed but the decoded bytes are not UTF-8.
+        public var invalidUTF8 = false
     }
 
+    /// Error offsets are byte offsets into `body`.
     public static func decode(_ body: [UInt8]) throws(DecodingError) -> [(String, String)] {
         var out: [(String, String)] = []
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            let name = try unescape(parts[0])
-            let value = parts.count > 1 ? try unescape(parts[1]) : ""
+            let name = try unescape(parts[0], what: "a field name")
+            let value = parts.count > 1 ? try unescape(parts[1], what: "the value of \"\(name.prefix(64))\"") : ""
             out.append((name, value))
         }
         return out
@@ -37,7 +40,9 @@ public enum FormURLEncoding {
         return out
     }
 
-    static func unescape(_ bytes: ArraySlice<UInt8>) throws(DecodingError) -> String {
+    /// Percent-decodes one name or value; `bytes` is a slice of the body, so its indices
+    /// are body offsets.
+    static func unescape(_ bytes: ArraySlice<UInt8>, what: String) throws(DecodingError) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex
@@ -47,7 +52,7 @@ public enum FormURLEncoding {
                 out.append(0x20)
             } else if b == UInt8(ascii: "%") {
                 guard i + 2 < bytes.endIndex, let hi = hexValue(bytes[i + 1]), let lo = hexValue(bytes[i + 2]) else {
-                    throw DecodingError(reason: "bad percent-escape at byte \(i - bytes.startIndex)")
+                    throw DecodingError(reason: "bad percent-escape at byte \(i)")
                 }
                 out.append(hi << 4 | lo)
                 i += 2
@@ -56,10 +61,15 @@ public enum FormURLEncoding {
             }
             i += 1
         }
-        guard let s = String(validating: out, as: UTF8.self) else {
-            throw DecodingError(reason: "value is not valid UTF-8")
+        if let bad = UTF8Validation.firstInvalidOffset(out) {
+            // Map the decoded offset back to the body: each %XX is one decoded byte.
+            var raw = bytes.startIndex
+            for _ in 0..<bad { raw += bytes[raw] == UInt8(ascii: "%") ? 3 : 1 }
+            throw DecodingError(
+                reason: "invalid UTF-8 in form body at byte \(raw) (\(what), after percent-decoding): \(UTF8Validation.problem(out, at: bad))",
+                invalidUTF8: true)
         }
-        return s
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func hexValue(_ c: UInt8) -> UInt8? {

@@ -28,7 +28,7 @@ public struct GitHubAdapter: WebhookAdapter {
             do {
                 fields = try FormURLEncoding.decode(body)
             } catch {
-                throw IngressError.badRequest("form body is not valid application/x-www-form-urlencoded: \(error.reason)")
+                throw IngressError.invalidForm(error)
             }
             guard let payload = fields.first(where: { $0.0 == "payload" })?.1 else {
                 throw IngressError.badRequest("form body has no \"payload\" field")

@@ -51,7 +51,7 @@ public struct IngestPlanner: Sendable {
         do {
             payload = try JSONParser.parse(document, keeping: parseFilter(rules))
         } catch {
-            throw IngressError.badRequest("body is not valid JSON: \(error.description)")
+            throw IngressError.invalidJSON(error)
         }
         guard case .object = payload else {
             throw IngressError.badRequest("body must be a JSON object, found \(payload.typeName)")

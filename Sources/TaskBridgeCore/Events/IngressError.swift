@@ -23,4 +23,18 @@ public struct IngressError: Error, Sendable, Hashable, CustomStringConvertible {
     public static func notFound(_ m: String) -> IngressError { .init(status: 404, message: m) }
     public static func payloadTooLarge(_ m: String) -> IngressError { .init(status: 413, message: m) }
     public static func unsupportedMediaType(_ m: String) -> IngressError { .init(status: 415, message: m) }
+
+    /// A body that does not parse as JSON: where and why. Bytes that are not UTF-8 get
+    /// their own message, since the sender's encoding is wrong rather than its syntax.
+    public static func invalidJSON(_ e: JSONParseError) -> IngressError {
+        switch e.kind {
+        case .invalidUTF8: .badRequest("invalid UTF-8 in JSON body at byte \(e.offset): \(e.reason); JSON text must be UTF-8")
+        case .syntax: .badRequest("body is not valid JSON: \(e.description)")
+        }
+    }
+
+    /// A form body that does not decode.
+    public static func invalidForm(_ e: FormURLEncoding.DecodingError) -> IngressError {
+        e.invalidUTF8 ? .badRequest(e.reason) : .badRequest("form body is not valid application/x-www-form-urlencoded: \(e.reason)")
+    }
 }

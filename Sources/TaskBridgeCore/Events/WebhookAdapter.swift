@@ -91,7 +91,7 @@ extension WebhookAdapter {
         do {
             _ = try JSONParser.parse(body, keeping: PathTrie())
         } catch {
-            throw IngressError.badRequest("body is not valid JSON: \(error.description)")
+            throw IngressError.invalidJSON(error)
         }
     }
 }

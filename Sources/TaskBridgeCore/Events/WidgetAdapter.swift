@@ -33,14 +33,14 @@ public struct WidgetAdapter: WebhookAdapter {
             do {
                 fields = try FormURLEncoding.decode(body).map { ($0.0, .string($0.1)) }
             } catch {
-                throw IngressError.badRequest("form body is not valid application/x-www-form-urlencoded: \(error.reason)")
+                throw IngressError.invalidForm(error)
             }
         default:
             let value: JSONValue
             do {
                 value = try JSONParser.parse(body, maxDepth: 4)
             } catch {
-                throw IngressError.badRequest("body is not valid JSON: \(error.description)")
+                throw IngressError.invalidJSON(error)
             }
             guard case .object(let members) = value else {
                 throw IngressError.badRequest("body must be a JSON object with at least a \"message\" field")

@@ -198,8 +198,9 @@ public enum JSONParser {
             i += n
         }
 
-        /// Whether any byte of `x` is `"`, `\\` or below 0x20 — eight bytes per test
-        /// (the classic "has zero byte" / "has less than" word tricks).
+        /// Whether any byte of `x` is `"`, `\\`, below 0x20 or above 0x7F — eight bytes per
+        /// test (the classic "has zero byte" / "has less than" word tricks). Non-ASCII bytes
+        /// leave the fast path so their UTF-8 can be checked.
         @inline(__always) static func hasStringSpecial(_ x: UInt64) -> Bool {
             let ones: UInt64 = 0x0101_0101_0101_0101
             let highs: UInt64 = 0x8080_8080_8080_8080
@@ -208,10 +209,10 @@ public enum JSONParser {
             let zeroInQuote = (quote &- ones) & ~quote & highs
             let zeroInSlash = (slash &- ones) & ~slash & highs
             let control = (x &- ones &* 0x20) & ~x & highs
-            return (zeroInQuote | zeroInSlash | control) != 0
+            return (zeroInQuote | zeroInSlash | control | (x & highs)) != 0
         }
 
-        /// Advances `i` over ordinary string bytes, eight at a time.
+        /// Advances `i` over ordinary ASCII string bytes, eight at a time.
         @inline(__always) mutating func skipPlainStringBytes() {
             guard let base = bytes.baseAddress else { return }
             while i + 8 <= bytes.count {
@@ -221,11 +222,31 @@ public enum JSONParser {
             }
         }
 
-        /// Skips a string, validating escapes and rejecting raw control characters.
+        /// Advances `i` over string content until a `"`, a `\\`, a control character or the
+        /// end of the input, checking that non-ASCII bytes are UTF-8 (RFC 8259 §8.1).
+        @inline(__always) mutating func skipStringContent() throws(JSONParseError) {
+            while true {
+                skipPlainStringBytes()
+                guard i < bytes.count else { return }
+                let b = bytes[i]
+                if b < 0x80 {
+                    if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b < 0x20 { return }
+                    i += 1
+                    continue
+                }
+                let n = UTF8Validation.multiByteLength(bytes, at: i)
+                if n == 0 {
+                    throw JSONParseError(offset: i, reason: UTF8Validation.problem(bytes, at: i), kind: .invalidUTF8)
+                }
+                i += n
+            }
+        }
+
+        /// Skips a string, validating escapes and UTF-8 and rejecting raw control characters.
         mutating func skipString() throws(JSONParseError) {
             i += 1
-            while i < bytes.count {
-                skipPlainStringBytes()
+            while true {
+                try skipStringContent()
                 guard i < bytes.count else { break }
                 let b = bytes[i]
                 if b == UInt8(ascii: "\"") { i += 1; return }
@@ -244,8 +265,7 @@ public enum JSONParser {
                     }
                     continue
                 }
-                if b < 0x20 { throw error("unescaped control character in a string") }
-                i += 1
+                throw error("unescaped control character in a string")
             }
             throw error("unterminated string")
         }
@@ -269,23 +289,15 @@ public enum JSONParser {
 
         mutating func parseString() throws(JSONParseError) -> String {
             let start = i + 1
-            var j = start
+            i = start
             // Fast path: no escapes.
-            while j < bytes.count {
-                let b = bytes[j]
-                if b == UInt8(ascii: "\"") {
-                    i = j + 1
-                    return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<j]), as: UTF8.self)
-                }
-                if b == UInt8(ascii: "\\") { break }
-                if b < 0x20 {
-                    i = j
-                    throw error("unescaped control character in a string")
-                }
-                j += 1
+            try skipStringContent()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "\"") {
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self)
+                i += 1
+                return text
             }
-            var utf8: [UInt8] = Array(bytes[start..<j])
-            i = j
+            var utf8: [UInt8] = Array(bytes[start..<i])
             while i < bytes.count {
                 let b = bytes[i]
                 if b == UInt8(ascii: "\"") {
@@ -294,8 +306,9 @@ public enum JSONParser {
                 }
                 if b < 0x20 { throw error("unescaped control character in a string") }
                 if b != UInt8(ascii: "\\") {
-                    utf8.append(b)
-                    i += 1
+                    let run = i
+                    try skipStringContent()
+                    utf8.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
                     continue
                 }
                 i += 1
@@ -366,8 +379,28 @@ public enum JSONParser {
 }
 
 public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Hashable {
+        /// The bytes are UTF-8 but not JSON.
+        case syntax
+        /// A string holds bytes that are not UTF-8 (RFC 8259 §8.1 requires UTF-8).
+        case invalidUTF8
+    }
+
     /// Byte offset of the problem in the input.
     public let offset: Int
     public let reason: String
-    public var description: String { "malformed JSON at byte \(offset): \(reason)" }
+    public let kind: Kind
+
+    public init(offset: Int, reason: String, kind: Kind = .syntax) {
+        self.offset = offset
+        self.reason = reason
+        self.kind = kind
+    }
+
+    public var description: String {
+        switch kind {
+        case .syntax: "malformed JSON at byte \(offset): \(reason)"
+        case .invalidUTF8: "invalid UTF-8 at byte \(offset): \(reason)"
+        }
+    }
 }
