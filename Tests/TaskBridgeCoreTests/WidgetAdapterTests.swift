@@ -93,7 +93,7 @@ struct WidgetAdapterTests {
         (#"{"message": "hi", "email": "not-an-email"}"#, "application/json", #"field "email" is not an email address"#),
         (#"{"message": "hi", "email": "a@b"}"#, "application/json", #"field "email" is not an email address"#),
         (#"{"message": "hi", "page": "javascript:alert(1)"}"#, "application/json", #"field "page" must be an http(s) URL"#),
-        (#"{"message": "a\u0007b"}"#, "application/json", #"field "message" contains control characters"#),
+        (#"{"message": "a\u0007b"}"#, "application/json", #"field "message" contains a control character (U+0007) at character 2"#),
         ("message=a&message=b", "application/x-www-form-urlencoded", #"field "message" is given more than once"#),
         ("message=%E2%82", "application/x-www-form-urlencoded", #"invalid UTF-8 in form body at byte 8 (the value of "message", after percent-decoding): sequence starting with 0xE2 is truncated"#),
         (#"["x"]"#, "application/json", #"body must be a JSON object with at least a "message" field"#),
@@ -108,6 +108,55 @@ struct WidgetAdapterTests {
         let body = #"{"message": "  "# + String(repeating: "é", count: 5000) + #"  \n"}"#
         #expect(try Self.widget(body).status == .planned)
         #expect(try Self.widget(#"{"message": "line one\nline two\ttabbed"}"#).status == .planned)
+    }
+
+    /// Limits count Unicode scalars, so combining marks cannot hide in one "character".
+    @Test func widgetLimitsCountUnicodeScalarsNotGraphemes() throws {
+        let zalgo = "a" + String(repeating: "\u{0301}", count: 30_000)
+        #expect(zalgo.count == 1)
+        #expect(try Self.widgetFailure(#"{"message": "\#(zalgo)"}"#) == .badRequest(#"field "message" is 30001 characters long; the limit is 5000"#))
+        let atLimit = "a" + String(repeating: "\u{0301}", count: 4_999)
+        #expect(try Self.widget(#"{"message": "\#(atLimit)"}"#).status == .planned)
+        // 101 decomposed "é" (e + U+0301) are 202 scalars against name's 200.
+        let name = String(repeating: "e\u{0301}", count: 101)
+        #expect(try Self.widgetFailure(#"{"message": "hi", "name": "\#(name)"}"#) == .badRequest(#"field "name" is 202 characters long; the limit is 200"#))
+    }
+
+    @Test(arguments: [
+        ("\u{202A}", "a bidirectional override or isolate (U+202A)"), ("\u{202B}", "a bidirectional override or isolate (U+202B)"),
+        ("\u{202C}", "a bidirectional override or isolate (U+202C)"), ("\u{202D}", "a bidirectional override or isolate (U+202D)"),
+        ("\u{202E}", "a bidirectional override or isolate (U+202E)"), ("\u{2066}", "a bidirectional override or isolate (U+2066)"),
+        ("\u{2067}", "a bidirectional override or isolate (U+2067)"), ("\u{2068}", "a bidirectional override or isolate (U+2068)"),
+        ("\u{2069}", "a bidirectional override or isolate (U+2069)"),
+        ("\u{2028}", "a line separator (U+2028)"), ("\u{2029}", "a paragraph separator (U+2029)"),
+        ("\u{0085}", "a control character (U+0085)"), ("\u{009B}", "a control character (U+009B)"),
+        ("\u{007F}", "a control character (U+007F)"), ("\u{0000}", "a control character (U+0000)"),
+        ("\u{001B}", "a control character (U+001B)"),
+    ])
+    func invisibleCharactersAreRefusedNamingTheField(scalar: String, what: String) throws {
+        // Written as JSON escapes, the way a script would send them.
+        let escaped = scalar.unicodeScalars.map { "\\u" + String(repeating: "0", count: 4 - String($0.value, radix: 16).count) + String($0.value, radix: 16) }.joined()
+        #expect(try Self.widgetFailure(#"{"message": "pay \#(escaped)gro.live"}"#) == .badRequest("field \"message\" contains \(what) at character 5"))
+        #expect(try Self.widgetFailure(#"{"message": "hi", "name": "Ada\#(escaped)Lovelace"}"#) == .badRequest("field \"name\" contains \(what) at character 4"))
+        // Form bodies are checked the same way.
+        let form = "message=hi&page=" + FormURLEncoding.escape("https://example.com/" + scalar + "x")
+        #expect(try Self.widgetFailure(form, contentType: "application/x-www-form-urlencoded")
+            == .badRequest("field \"page\" contains \(what) at character 21"))
+    }
+
+    @Test func lineBreaksAndTabsOnlyInMessage() throws {
+        #expect(try Self.widget(#"{"message": "line one\nline two\ttabbed"}"#).status == .planned)
+        #expect(try Self.widgetFailure(#"{"message": "hi", "name": "Ada\nLovelace"}"#)
+            == .badRequest(#"field "name" contains a control character (U+000A) at character 4"#))
+        #expect(try Self.widgetFailure(#"{"message": "hi", "name": "Ada\tLovelace"}"#)
+            == .badRequest(#"field "name" contains a control character (U+0009) at character 4"#))
+        #expect(try Self.widgetFailure(#"{"message": "hi", "name": "Ada\rLovelace"}"#)
+            == .badRequest(#"field "name" contains a control character (U+000D) at character 4"#))
+        // A form's textarea sends CRLF; the message keeps LF.
+        let adapter = WidgetAdapter(settings: WidgetSettings())
+        let doc = try adapter.payloadDocument(HeaderFields([("Content-Type", "application/x-www-form-urlencoded")]),
+                                              body: Array("message=line+one%0D%0Aline+two%0Dthree".utf8))
+        #expect(String(decoding: doc, as: UTF8.self) == #"{"message":"line one\nline two\nthree"}"#)
     }
 
     @Test func widgetExtraFieldsAndLimits() throws {

@@ -80,6 +80,25 @@ import TaskBridgeTestSupport
         }
     }
 
+    @Test func limitsCountUnicodeScalarsAndInvisibleCharactersAreRefused() async throws {
+        try await withBridge { bridge async throws in
+            let zalgo = "a" + String(repeating: "\u{0301}", count: 30_000)
+            let long = try await submit(bridge, #"{"message":"\#(zalgo)"}"#)
+            #expect(long.status == 400)
+            #expect(long.response.json["error"] == "field \"message\" is 30001 characters long; the limit is 5000")
+            let bidi = try await submit(bridge, #"{"message":"invoice \u202Efdp.exe"}"#)
+            #expect(bidi.status == 400)
+            #expect(bidi.response.json["error"] == "field \"message\" contains a bidirectional override or isolate (U+202E) at character 9")
+            let form = try await submit(bridge, "message=hi&name=Ada%E2%80%A8Lovelace", contentType: "application/x-www-form-urlencoded")
+            #expect(form.status == 400)
+            #expect(form.response.json["error"] == "field \"name\" contains a line separator (U+2028) at character 4")
+            let utf8 = try await submit(bridge, "message=caf%E9", contentType: "application/x-www-form-urlencoded")
+            #expect(utf8.status == 400)
+            #expect(utf8.response.json["error"]?.stringValue?.hasPrefix("invalid UTF-8 in form body at byte 11") == true)
+            #expect(try await bridge.store.listEvents(EventFilter()).isEmpty)
+        }
+    }
+
     @Test func aFilledHoneypotLooksAcceptedButStoresNothing() async throws {
         try await withBridge { bridge async throws in
             let r = try await submit(bridge, #"{"message":"cheap pills","website":"http://spam.example"}"#)

@@ -68,13 +68,18 @@ public struct WidgetAdapter: WebhookAdapter {
             guard case .string(let raw) = value else {
                 throw IngressError.badRequest("field \"\(name)\" must be a string, found \(value.typeName)")
             }
-            let text = raw.trimmingCharacters()
+            let multiline = name == "message"
+            let text = (multiline ? Self.normalizingLineBreaks(raw) : raw).trimmingCharacters()
             let limit = settings.limit(for: name)
-            if text.count > limit {
-                throw IngressError.badRequest("field \"\(name)\" is \(text.count) characters long; the limit is \(limit)")
+            // Unicode scalars, not grapheme clusters: "a" followed by 30,000 combining
+            // marks is one Character but 30,001 scalars.
+            let length = text.unicodeScalars.count
+            if length > limit {
+                throw IngressError.badRequest("field \"\(name)\" is \(length) characters long; the limit is \(limit)")
             }
-            if text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\r" && $0 != "\t" }) {
-                throw IngressError.badRequest("field \"\(name)\" contains control characters")
+            if let (position, scalar) = text.unicodeScalars.enumerated().first(where: { Self.isRefused($0.element, multiline: multiline) }) {
+                throw IngressError.badRequest(
+                    "field \"\(name)\" contains \(Self.describe(scalar)) at character \(position + 1)")
             }
             if !text.isEmpty { doc[name] = .string(text) }
         }
@@ -88,6 +93,44 @@ public struct WidgetAdapter: WebhookAdapter {
             throw IngressError.badRequest("field \"page\" must be an http(s) URL")
         }
         return .object(doc)
+    }
+
+    /// Invisible characters that are refused in every field: C0 controls (except line
+    /// feed and tab in `message`), DEL, C1 controls (U+0085 included), the line and
+    /// paragraph separators, and the bidirectional overrides and isolates that can make
+    /// text display differently from what it says (U+202A–U+202E, U+2066–U+2069).
+    static func isRefused(_ s: Unicode.Scalar, multiline: Bool) -> Bool {
+        switch s.value {
+        case 0x09, 0x0A: !multiline
+        case 0x00...0x1F, 0x7F...0x9F, 0x2028, 0x2029, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
+
+    static func describe(_ s: Unicode.Scalar) -> String {
+        let code = "U+" + String(repeating: "0", count: max(0, 4 - String(s.value, radix: 16).count)) + String(s.value, radix: 16, uppercase: true)
+        switch s.value {
+        case 0x2028: return "a line separator (\(code))"
+        case 0x2029: return "a paragraph separator (\(code))"
+        case 0x202A...0x202E, 0x2066...0x2069: return "a bidirectional override or isolate (\(code))"
+        default: return "a control character (\(code))"
+        }
+    }
+
+    /// A form's textarea sends CRLF line breaks; `message` keeps them as LF.
+    static func normalizingLineBreaks(_ s: String) -> String {
+        guard s.utf8.contains(0x0D) else { return s }
+        var out = String.UnicodeScalarView()
+        var afterCR = false
+        for u in s.unicodeScalars {
+            if u == "\n", afterCR {
+                afterCR = false
+                continue
+            }
+            afterCR = u == "\r"
+            out.append(afterCR ? "\n" : u)
+        }
+        return String(out)
     }
 
     static func looksLikeEmail(_ s: String) -> Bool {
