@@ -84,6 +84,20 @@ struct NetworkTests {
         #expect(try #require(CIDR(cidr)).contains(try #require(IPAddress(ip))) == contained)
     }
 
+    @Test(arguments: [
+        ("203.0.113.9", "203.0.113.9"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),                       // IPv4-mapped: the IPv4 address
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::1", "::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("unknown", "unknown"),                                     // not an address: used as is
+    ])
+    func rateLimitKeysBucketIPv6By64(address: String, key: String) {
+        #expect(ClientAddressResolver.rateLimitKey(address) == key)
+    }
+
     // MARK: ClientAddressResolver
 
     static let resolver = ClientAddressResolver(trustedProxies: ["127.0.0.1/32", "::1/128", "10.0.0.0/8"].compactMap(CIDR.init))

@@ -135,6 +135,40 @@ import TaskBridgeTestSupport
         }
     }
 
+    /// One client over its own limit spends none of the source's tokens, so the others
+    /// still get through.
+    @Test func aClientOverItsLimitDoesNotSpendTheSourceBucket() async throws {
+        let widget = #", "rateLimit": {"perClient": {"burst": 1, "perMinute": 1}, "perSource": {"burst": 3, "perSecond": 0.01}}"#
+        let server = #"{"trustedProxies": ["127.0.0.1/32"]}"#
+        try await withBridge(config: testConfig(server: server, widget: widget)) { bridge async throws in
+            func send(_ ip: String) async throws -> Int {
+                try await submit(bridge, #"{"message":"hi"}"#, extra: [("X-Forwarded-For", ip)]).status
+            }
+            #expect(try await send("198.51.100.1") == 202)
+            for _ in 0..<10 { #expect(try await send("198.51.100.1") == 429) }
+            #expect(try await send("198.51.100.2") == 202)
+            #expect(try await send("198.51.100.3") == 202)
+            // Now the source's three tokens are gone, for everyone.
+            #expect(try await send("198.51.100.4") == 429)
+        }
+    }
+
+    /// IPv6 clients share a bucket per /64; an IPv4-mapped address is its IPv4 address.
+    @Test func ipv6ClientsAreLimitedPer64() async throws {
+        let widget = #", "rateLimit": {"perClient": {"burst": 1, "perMinute": 1}}"#
+        let server = #"{"trustedProxies": ["127.0.0.1/32"]}"#
+        try await withBridge(config: testConfig(server: server, widget: widget)) { bridge async throws in
+            func send(_ ip: String) async throws -> Int {
+                try await submit(bridge, #"{"message":"hi"}"#, extra: [("X-Forwarded-For", ip)]).status
+            }
+            #expect(try await send("2001:db8:1:2::1") == 202)
+            #expect(try await send("2001:db8:1:2:ffff:ffff:ffff:ffff") == 429, "same /64")
+            #expect(try await send("2001:db8:1:3::1") == 202, "another /64")
+            #expect(try await send("198.51.100.9") == 202)
+            #expect(try await send("::ffff:198.51.100.9") == 429, "the same IPv4 client")
+        }
+    }
+
     @Test func rateLimitsPerSource() async throws {
         let widget = #", "rateLimit": {"perSource": {"burst": 2, "perSecond": 0.01}}"#
         let server = #"{"trustedProxies": ["127.0.0.1/32"]}"#

@@ -34,6 +34,13 @@ public struct ClientAddressResolver: Sendable {
         return candidate.description
     }
 
+    /// The per-client rate-limit key for a resolved client address: IPv6 clients are
+    /// counted per /64 (``IPAddress/rateLimitKey``); text that is not an address is used
+    /// as it is.
+    public static func rateLimitKey(_ clientAddress: String) -> String {
+        IPAddress(clientAddress)?.rateLimitKey ?? clientAddress
+    }
+
     /// The `for=` values of RFC 7239 `Forwarded` headers, in order.
     static func forwardedFor(_ headers: [String]) -> [String] {
         var out: [String] = []

@@ -45,6 +45,19 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return head + "::" + tail
     }
 
+    /// The key per-client rate limits count under: an IPv4 address as is, an IPv6
+    /// address by its /64 network (`2001:db8:1:2::/64`). One IPv6 subscriber or host
+    /// usually holds a whole /64, so counting each address would give it 2^64 buckets.
+    /// IPv4-mapped IPv6 addresses are IPv4 already (see ``init(_:)``).
+    public var rateLimitKey: String {
+        if isIPv4 { return description }
+        return IPAddress(bytes: Array(bytes[0..<8]) + Array(repeating: 0, count: 8)).description + "/64"
+    }
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
     static func parseIPv4(_ s: Substring) -> [UInt8]? {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 4 else { return nil }

@@ -25,10 +25,19 @@ final class SourceRuntime: Sendable {
         })
     }
 
-    /// `nil` when allowed; otherwise seconds until a request would be.
+    /// `nil` when allowed; otherwise seconds until a request would be. A refused request
+    /// spends no token anywhere: the source's bucket is only looked at until the client's
+    /// own bucket has allowed the request, so one client hammering the endpoint runs out
+    /// of its own tokens and cannot lock every other client out. IPv6 clients are
+    /// counted per /64.
     func rateLimit(clientIP: String, now: Double) -> Double? {
-        if case .limited(let after)? = perSource.withLock({ $0?.take(now: now) }) { return after }
-        if case .limited(let after)? = perClient.withLock({ $0?.take(key: clientIP, now: now) }) { return after }
-        return nil
+        let key = ClientAddressResolver.rateLimitKey(clientIP)
+        // Lock order: source, then client (nowhere else holds both).
+        return perSource.withLock { source -> Double? in
+            if var probe = source, case .limited(let after) = probe.take(now: now) { return after }
+            if case .limited(let after)? = perClient.withLock({ $0?.take(key: key, now: now) }) { return after }
+            _ = source?.take(now: now)
+            return nil
+        }
     }
 }
