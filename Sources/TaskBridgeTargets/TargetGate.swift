@@ -81,7 +81,7 @@ public final class TargetGate: Sendable {
                 }
             }
             if wait <= 0 { return }
-            try? await Task.sleep(nanoseconds: UInt64(min(wait, 60) * 1e9))
+            try? await Task.sleep(nanoseconds: wait.sleepNanoseconds(atMost: 60))
         }
     }
 

@@ -20,6 +20,15 @@ struct FixedRate: AsyncParsableCommand {
     @Option var secret: String
     @Option var event = "pull_request"
 
+    /// Rates and durations become request counts and nanosecond offsets; a zero, negative
+    /// or non-finite value would trap those conversions.
+    func validate() throws {
+        guard rps.isFinite, rps > 0, rps <= 1_000_000 else { throw ValidationError("--rps must be greater than 0 and at most 1000000") }
+        guard duration.isFinite, duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be greater than 0 and at most 86400 seconds") }
+        guard warmup.isFinite, warmup >= 0, warmup <= 86_400 else { throw ValidationError("--warmup must be 0 to 86400 seconds") }
+        guard connections >= 1 else { throw ValidationError("--connections must be at least 1") }
+    }
+
     func run() async throws {
         guard let data = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
         let bytes = [UInt8](data)

@@ -200,7 +200,7 @@ struct ConfigParserTests {
         .init(name: "fractional burst", config: widget(#""rateLimit": {"perClient": {"burst": 1.5, "perMinute": 10}}"#),
               expected: ["taskbridge.json: sources.widget.rateLimit.perClient.burst: expected an integer, found a fraction"]),
         .init(name: "negative rate is reported once, where it is", config: widget(#""rateLimit": {"perClient": {"burst": 5, "perSecond": -1}}"#),
-              expected: ["taskbridge.json: sources.widget.rateLimit.perClient.perSecond: -1 is out of range 0...1000000"]),
+              expected: ["taskbridge.json: sources.widget.rateLimit.perClient.perSecond: -1 is out of range: must be greater than 0 and at most 1000000"]),
         .init(name: "unknown rate-limit scope", config: widget(#""rateLimit": {"perClinet": {"burst": 5, "perSecond": 1}}"#),
               expected: [#"taskbridge.json: sources.widget.rateLimit.perClinet: unknown key "perClinet" (did you mean "perClient"?)"#]),
         // Widget settings

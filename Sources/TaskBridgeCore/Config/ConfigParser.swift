@@ -112,8 +112,10 @@ public enum ConfigParser {
     static func readRateLimit(_ node: JSONNode) -> RateLimitSettings? {
         guard let o = node.object(allowed: ["burst", "perSecond", "perMinute"]) else { return nil }
         let burst = o.int("burst", in: 1...1_000_000, required: true)
-        let perSecond = o.double("perSecond", in: 0...1_000_000)
-        let perMinute = o.double("perMinute", in: 0...60_000_000)
+        // A rate of 0 would never refill the bucket: the source or target would refuse
+        // forever after its burst.
+        let perSecond = o.positiveDouble("perSecond", atMost: 1_000_000)
+        let perMinute = o.positiveDouble("perMinute", atMost: 60_000_000)
         switch (perSecond, perMinute) {
         case (let s?, nil): return burst.map { RateLimitSettings(burst: $0, perSecond: s) }
         case (nil, let m?): return burst.map { RateLimitSettings(burst: $0, perSecond: m / 60) }

@@ -51,12 +51,23 @@ public struct JSONNode {
         return s
     }
 
+    /// How a number is named in a message: JSON allows `1e400`, which reads as ±∞ and
+    /// would print as `null`.
+    static func describe(_ n: Double) -> String {
+        n.isFinite ? JSONWriter.format(number: n) : (n > 0 ? "a number too large to represent" : "a number too small to represent")
+    }
+
     public func int(in range: ClosedRange<Int>? = nil) -> Int? {
-        guard case .number(let n) = value, n == n.rounded(), abs(n) < 1e15 else {
+        guard case .number(let n) = value, n == n.rounded() else {
             report("expected an integer, found \(value.typeName == "number" ? "a fraction" : value.typeName)")
             return nil
         }
-        let i = Int(n)
+        // Beyond ±10^15 a double no longer holds every integer; such a value is out of any
+        // range a setting has, and converting it could trap.
+        guard abs(n) < 1e15, let i = Int(exactly: n) else {
+            report("\(Self.describe(n)) is out of range\(range.map { " \($0.lowerBound)...\($0.upperBound)" } ?? " for an integer")")
+            return nil
+        }
         if let range, !range.contains(i) {
             report("\(i) is out of range \(range.lowerBound)...\(range.upperBound)")
             return nil
@@ -70,7 +81,20 @@ public struct JSONNode {
             return nil
         }
         if let range, !range.contains(n) {
-            report("\(JSONWriter.format(number: n)) is out of range \(JSONWriter.format(number: range.lowerBound))...\(JSONWriter.format(number: range.upperBound))")
+            report("\(Self.describe(n)) is out of range \(JSONWriter.format(number: range.lowerBound))...\(JSONWriter.format(number: range.upperBound))")
+            return nil
+        }
+        return n
+    }
+
+    /// A number greater than 0 and at most `max`: a rate, where 0 would mean "never".
+    public func positiveDouble(atMost max: Double) -> Double? {
+        guard case .number(let n) = value else {
+            report("expected a number, found \(value.typeName)")
+            return nil
+        }
+        guard n > 0, n <= max else {
+            report("\(Self.describe(n)) is out of range: must be greater than 0 and at most \(JSONWriter.format(number: max))")
             return nil
         }
         return n
@@ -139,6 +163,10 @@ public struct JSONObjectNode {
 
     public func double(_ key: String, in range: ClosedRange<Double>? = nil, required: Bool = false) -> Double? {
         (required ? self.required(key) : node(key))?.double(in: range)
+    }
+
+    public func positiveDouble(_ key: String, atMost max: Double, required: Bool = false) -> Double? {
+        (required ? self.required(key) : node(key))?.positiveDouble(atMost: max)
     }
 
     public func bool(_ key: String) -> Bool? {

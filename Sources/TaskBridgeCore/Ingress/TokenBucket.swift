@@ -6,18 +6,26 @@ public struct TokenBucket: Sendable, Hashable {
     public private(set) var tokens: Double
     public private(set) var updatedAt: Double
 
+    /// A bucket that refills at a rate that is not a positive finite number (0, negative,
+    /// NaN) never refills; an infinite rate is held to the largest finite one.
     public init(capacity: Double, refillPerSecond: Double, now: Double) {
         self.capacity = capacity
-        self.refillPerSecond = refillPerSecond
+        self.refillPerSecond = refillPerSecond > 0 ? Swift.min(refillPerSecond, .greatestFiniteMagnitude) : 0
         self.tokens = capacity
         self.updatedAt = now
     }
 
     public enum Decision: Sendable, Hashable {
         case allowed
-        /// Denied; a token will be available after this many seconds.
+        /// Denied; a token will be available after this many seconds. Always finite and
+        /// in `0...TokenBucket.maxRetryAfterSeconds`, so callers may convert it to an
+        /// integer (a `Retry-After` header) or a sleep.
         case limited(retryAfter: Double)
     }
+
+    /// The longest wait a ``Decision/limited(retryAfter:)`` reports: a day. A bucket that
+    /// never refills (rate 0) or refills absurdly slowly reports this.
+    public static let maxRetryAfterSeconds = 86_400.0
 
     public mutating func refill(now: Double) {
         if now > updatedAt {
@@ -32,8 +40,10 @@ public struct TokenBucket: Sendable, Hashable {
             tokens -= cost
             return .allowed
         }
-        guard refillPerSecond > 0 else { return .limited(retryAfter: .infinity) }
-        return .limited(retryAfter: (cost - tokens) / refillPerSecond)
+        guard refillPerSecond > 0 else { return .limited(retryAfter: Self.maxRetryAfterSeconds) }
+        let wait = (cost - tokens) / refillPerSecond
+        // NaN (from a NaN cost or clock) reads as "as long as possible", not as no wait.
+        return .limited(retryAfter: wait.isNaN ? Self.maxRetryAfterSeconds : wait.clamped(to: 0...Self.maxRetryAfterSeconds))
     }
 
     /// True when the bucket would be full at `now` — forgetting it changes nothing.

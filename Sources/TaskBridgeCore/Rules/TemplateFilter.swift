@@ -95,14 +95,10 @@ public enum TemplateFilter: Sendable, Hashable {
             guard case .array(let items) = value else { return .string(value.textValue) }
             return .string(items.map(\.textValue).joined(separator: sep))
         case .date:
-            guard let seconds = TemplateFilter.unixSeconds(value) else {
-                throw TemplateError(template: template, reason: "filter \"date\" needs a Unix time, found \(value.typeName) \(value.textValue.prefix(40))")
-            }
+            let seconds = try TemplateFilter.unixSeconds(value, filter: "date", template: template)
             return .string(TemplateFilter.iso8601(seconds))
         case .unixMillis:
-            guard let seconds = TemplateFilter.unixSeconds(value) else {
-                throw TemplateError(template: template, reason: "filter \"unixms\" needs a Unix time, found \(value.typeName) \(value.textValue.prefix(40))")
-            }
+            let seconds = try TemplateFilter.unixSeconds(value, filter: "unixms", template: template)
             return .number((seconds * 1000).rounded())
         case .fallback: return value
         }
@@ -119,6 +115,19 @@ public enum TemplateFilter: Sendable, Hashable {
         }
         guard let n, n.isFinite else { return nil }
         return n > 100_000_000_000 ? n / 1000 : n
+    }
+
+    /// ``unixSeconds(_:)`` for the filter `filter`, refusing a time outside the years
+    /// 0000–9999 (``ISO8601/formattableSeconds``): a webhook's `"due": "1e300"` is an
+    /// error of this template, not a date.
+    static func unixSeconds(_ value: JSONValue, filter: String, template: String) throws(TemplateError) -> Double {
+        guard let seconds = unixSeconds(value) else {
+            throw TemplateError(template: template, reason: "filter \"\(filter)\" needs a Unix time, found \(value.typeName) \(value.textValue.prefix(40))")
+        }
+        guard ISO8601.formattableSeconds.contains(seconds.rounded(.down)) else {
+            throw TemplateError(template: template, reason: "filter \"\(filter)\": Unix time \(value.textValue.prefix(40)) is out of range (years 0000 to 9999)")
+        }
+        return seconds
     }
 
     static func iso8601(_ seconds: Double) -> String { ISO8601.format(seconds: seconds) }

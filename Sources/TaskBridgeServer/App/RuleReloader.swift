@@ -55,7 +55,7 @@ public struct RuleReloader: Service {
                 for await _ in signals { await self.reload(reason: "SIGHUP") }
             }
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(nanoseconds: UInt64(pollSeconds * 1e9)) }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(nanoseconds: pollSeconds.sleepNanoseconds(atMost: 3600)) }
                 let now = fingerprint()
                 if now != last {
                     last = now

@@ -112,7 +112,7 @@ final class WakeSignal: Sendable {
                 }
             }
             group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(min(seconds, 3600) * 1e9))
+                try? await Task.sleep(nanoseconds: seconds.sleepNanoseconds(atMost: 3600))
                 self.signal()
             }
             await group.next()
