@@ -120,7 +120,8 @@ CONFIG_POSITIVE = [
         retry={"maxAttempts": 10, "initialDelaySeconds": 0.5}, breaker={"failureThreshold": 3},
         batch={"enabled": False, "maxOperations": 50}, rateLimit={"burst": 10, "perMinute": 600})),
     ("server, storage, delivery, retention, logging, admin", cfg(
-        server={"host": "0.0.0.0", "port": 0, "pathPrefix": "/taskbridge/", "trustedProxies": ["10.0.0.0/8", "::1", "[fe80::1%eth0]"]},
+        server={"host": "0.0.0.0", "port": 0, "pathPrefix": "/taskbridge/", "trustedProxies": ["10.0.0.0/8", "::1", "[fe80::1%eth0]"],
+                "forwardedHeader": "x-real-ip", "maxBufferedBodyBytes": 33554432},
         storage={"dataDir": "/var/lib/taskbridge", "synchronous": "normal"},
         delivery={"maxInFlight": 1, "leaseSeconds": 5, "pollIntervalSeconds": 0.01, "shutdownGraceSeconds": 0},
         retention={"days": 0.5, "pruneIntervalSeconds": 60}, logging={"format": "json", "level": "debug"},
@@ -147,6 +148,8 @@ CONFIG_NEGATIVE = [
     ("port out of range", cfg(server={"port": 70000})),
     ("pathPrefix without leading slash", cfg(server={"pathPrefix": "taskbridge"})),
     ("trusted proxy that is a host name", cfg(server={"trustedProxies": ["localhost"]})),
+    ("forwardedHeader typo \"x-forwarded\"", cfg(server={"forwardedHeader": "x-forwarded"})),
+    ("maxBufferedBodyBytes as a string", cfg(server={"maxBufferedBodyBytes": "64MiB"})),
     ("maxBodyBytes as a string", cfg(sources={"github": {"kind": "github", "secrets": [{"env": "S"}], "maxBodyBytes": "1MB"}})),
     ("maxBodyBytes above 25 MiB", cfg(sources={"github": {"kind": "github", "secrets": [{"env": "S"}], "maxBodyBytes": 26214401}})),
     ("rate limit with perSecond and perMinute", widget(rateLimit={"perClient": {"burst": 5, "perSecond": 1, "perMinute": 60}})),

@@ -80,6 +80,15 @@ struct ConfigParserTests {
         #expect(c.logging.format == .text)
         #expect(c.logging.level == "info")
         #expect(c.server.maxConnections == 2048)
+        #expect(c.server.forwardedHeader == .xForwardedFor)
+        #expect(c.server.maxBufferedBodyBytes == 64 * 1024 * 1024)
+    }
+
+    @Test(arguments: [("x-forwarded-for", ForwardedHeader.xForwardedFor), ("forwarded", .forwarded), ("x-real-ip", .xRealIP)])
+    func forwardedHeaderAndBodyBudgetAreRead(name: String, header: ForwardedHeader) throws {
+        let c = try Self.parse(#"{"server": {"forwardedHeader": "\#(name)", "maxBufferedBodyBytes": 1048576}, "sources": {"# + Self.github + "}}")
+        #expect(c.server.forwardedHeader == header)
+        #expect(c.server.maxBufferedBodyBytes == 1_048_576)
     }
 
     @Test func everyOptionalSectionIsRead() throws {
@@ -226,6 +235,13 @@ struct ConfigParserTests {
               expected: [#"taskbridge.json: server.pathPrefix: must start with "/", e.g. "/taskbridge""#]),
         .init(name: "path prefix with a query", config: #"{"server": {"pathPrefix": "/tb?x=1"}, "sources": {"# + github + "}}",
               expected: ["taskbridge.json: server.pathPrefix: must be a plain path"]),
+        .init(name: "unknown forwarding header", config: #"{"server": {"forwardedHeader": "x-forward-for"}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: server.forwardedHeader: unknown value "x-forward-for" (did you mean "x-forwarded-for"?); expected one of "x-forwarded-for", "forwarded", "x-real-ip""#]),
+        .init(name: "body budget below a source's body limit",
+              config: #"{"server": {"maxBufferedBodyBytes": 1048576}, "sources": {"github": {"kind": "github", "secrets": [{"env": "A"}], "maxBodyBytes": 26214400}}}"#,
+              expected: ["taskbridge.json: server.maxBufferedBodyBytes: 1048576 is less than sources.github.maxBodyBytes (26214400); a body that size could never be buffered, so raise it to at least 26214400"]),
+        .init(name: "body budget below the default body limit", config: #"{"server": {"maxBufferedBodyBytes": 2048}, "sources": {"# + github + "}}",
+              expected: ["taskbridge.json: server.maxBufferedBodyBytes: 2048 is less than sources.github.maxBodyBytes (1048576); a body that size could never be buffered, so raise it to at least 1048576"]),
         // Other sections
         .init(name: "lease too short", config: #"{"delivery": {"leaseSeconds": 1}, "sources": {"# + github + "}}",
               expected: ["taskbridge.json: delivery.leaseSeconds: 1 is out of range 5...86400"]),

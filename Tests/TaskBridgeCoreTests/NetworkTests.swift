@@ -100,20 +100,24 @@ struct NetworkTests {
 
     // MARK: ClientAddressResolver
 
-    static let resolver = ClientAddressResolver(trustedProxies: ["127.0.0.1/32", "::1/128", "10.0.0.0/8"].compactMap(CIDR.init))
+    static let trusted = ["127.0.0.1/32", "::1/128", "10.0.0.0/8"].compactMap(CIDR.init)
+    static let resolver = ClientAddressResolver(trustedProxies: trusted)
 
     struct Case: Sendable, CustomTestStringConvertible {
         let name: String
+        var header = ForwardedHeader.xForwardedFor
         let peer: String?
         var forwarded: [String] = []
         var xff: [String] = []
+        var realIP: [String] = []
         let expected: String
         var testDescription: String { name }
     }
 
     static let cases: [Case] = [
         .init(name: "untrusted peer: headers ignored", peer: "203.0.113.5", xff: ["1.2.3.4"], expected: "203.0.113.5"),
-        .init(name: "untrusted peer: Forwarded ignored", peer: "203.0.113.5", forwarded: ["for=1.2.3.4"], expected: "203.0.113.5"),
+        .init(name: "untrusted peer: Forwarded ignored", header: .forwarded, peer: "203.0.113.5", forwarded: ["for=1.2.3.4"], expected: "203.0.113.5"),
+        .init(name: "untrusted peer: X-Real-IP ignored", header: .xRealIP, peer: "203.0.113.5", realIP: ["1.2.3.4"], expected: "203.0.113.5"),
         .init(name: "trusted peer without headers", peer: "127.0.0.1", expected: "127.0.0.1"),
         .init(name: "trusted proxy chain", peer: "127.0.0.1", xff: ["198.51.100.7, 10.0.0.2"], expected: "198.51.100.7"),
         .init(name: "spoofed leftmost entry is not believed", peer: "127.0.0.1", xff: ["6.6.6.6, 198.51.100.7"], expected: "198.51.100.7"),
@@ -122,10 +126,21 @@ struct NetworkTests {
         .init(name: "garbage hop stops the walk", peer: "127.0.0.1", xff: ["unknown"], expected: "127.0.0.1"),
         .init(name: "garbage further out", peer: "127.0.0.1", xff: ["garbage, 10.0.0.4"], expected: "10.0.0.4"),
         .init(name: "hop with a port", peer: "127.0.0.1", xff: ["198.51.100.7:4711"], expected: "198.51.100.7"),
-        .init(name: "Forwarded is preferred", peer: "127.0.0.1", forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"],
-              xff: ["6.6.6.6"], expected: "192.0.2.60"),
-        .init(name: "Forwarded with quoted IPv6 and port", peer: "::1", forwarded: [#"for="[2001:db8:cafe::17]:4711""#], expected: "2001:db8:cafe::17"),
-        .init(name: "Forwarded list", peer: "127.0.0.1", forwarded: ["for=198.51.100.9, For=10.0.0.5"], expected: "198.51.100.9"),
+        // Behind a proxy that appends X-Forwarded-For and passes other headers through,
+        // a Forwarded header can only come from the client: it must not count.
+        .init(name: "x-forwarded-for: a client's Forwarded is ignored", peer: "127.0.0.1",
+              forwarded: ["for=192.0.2.60;proto=http"], xff: ["198.51.100.7"], expected: "198.51.100.7"),
+        .init(name: "x-forwarded-for: Forwarded alone is ignored", peer: "127.0.0.1", forwarded: ["for=192.0.2.60"], expected: "127.0.0.1"),
+        .init(name: "forwarded: X-Forwarded-For is ignored", header: .forwarded, peer: "127.0.0.1",
+              forwarded: ["for=192.0.2.60;proto=http;by=203.0.113.43"], xff: ["6.6.6.6"], expected: "192.0.2.60"),
+        .init(name: "forwarded: X-Forwarded-For alone is ignored", header: .forwarded, peer: "127.0.0.1", xff: ["6.6.6.6"], expected: "127.0.0.1"),
+        .init(name: "Forwarded with quoted IPv6 and port", header: .forwarded, peer: "::1", forwarded: [#"for="[2001:db8:cafe::17]:4711""#], expected: "2001:db8:cafe::17"),
+        .init(name: "Forwarded list", header: .forwarded, peer: "127.0.0.1", forwarded: ["for=198.51.100.9, For=10.0.0.5"], expected: "198.51.100.9"),
+        .init(name: "x-real-ip", header: .xRealIP, peer: "127.0.0.1", xff: ["6.6.6.6"], realIP: ["198.51.100.7"], expected: "198.51.100.7"),
+        .init(name: "x-real-ip: a trusted address is still the client", header: .xRealIP, peer: "127.0.0.1", realIP: ["10.0.0.8"], expected: "10.0.0.8"),
+        .init(name: "x-real-ip: the last value counts", header: .xRealIP, peer: "127.0.0.1", realIP: ["6.6.6.6", "198.51.100.7"], expected: "198.51.100.7"),
+        .init(name: "x-real-ip: garbage means the peer", header: .xRealIP, peer: "127.0.0.1", realIP: ["nope"], expected: "127.0.0.1"),
+        .init(name: "x-real-ip: X-Forwarded-For alone is ignored", header: .xRealIP, peer: "127.0.0.1", xff: ["6.6.6.6"], expected: "127.0.0.1"),
         .init(name: "IPv4-mapped trusted peer", peer: "::ffff:127.0.0.1", xff: ["198.51.100.7"], expected: "198.51.100.7"),
         .init(name: "IPv4-mapped client", peer: "::ffff:203.0.113.8", expected: "203.0.113.8"),
         .init(name: "bare IPv6 hop", peer: "::1", xff: ["2001:db8::5"], expected: "2001:db8::5"),
@@ -135,12 +150,18 @@ struct NetworkTests {
 
     @Test(arguments: cases)
     func resolvesClientAddresses(_ c: Case) {
-        #expect(Self.resolver.clientAddress(peer: c.peer, forwarded: c.forwarded, xForwardedFor: c.xff) == c.expected)
+        let resolver = ClientAddressResolver(trustedProxies: Self.trusted, header: c.header)
+        let values = switch c.header {
+        case .xForwardedFor: c.xff
+        case .forwarded: c.forwarded
+        case .xRealIP: c.realIP
+        }
+        #expect(resolver.clientAddress(peer: c.peer, headerValues: values) == c.expected)
     }
 
     @Test func withoutTrustedProxiesThePeerIsTheClient() {
         let r = ClientAddressResolver(trustedProxies: [])
-        #expect(r.clientAddress(peer: "127.0.0.1", forwarded: ["for=1.2.3.4"], xForwardedFor: ["5.6.7.8"]) == "127.0.0.1")
+        #expect(r.clientAddress(peer: "127.0.0.1", headerValues: ["5.6.7.8"]) == "127.0.0.1")
         #expect(!r.isTrusted(IPAddress("127.0.0.1")!))
         #expect(Self.resolver.isTrusted(IPAddress("10.1.2.3")!))
     }

@@ -15,8 +15,19 @@ import TaskBridgeTestSupport
             #expect(try await storedClientIP(bridge, forwardedFor: [("X-Forwarded-For", "203.0.113.7")]) == "203.0.113.7")
             // The nearest untrusted hop wins; a client cannot prepend its own pick.
             #expect(try await storedClientIP(bridge, forwardedFor: [("X-Forwarded-For", "1.2.3.4, 203.0.113.9, 10.1.2.3")]) == "203.0.113.9")
-            #expect(try await storedClientIP(bridge, forwardedFor: [("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https")]) == "2001:db8::1")
             #expect(try await storedClientIP(bridge, forwardedFor: []) == "127.0.0.1")
+            // Only the configured header counts (X-Forwarded-For by default): a proxy that
+            // appends X-Forwarded-For passes a client's Forwarded header through.
+            #expect(try await storedClientIP(bridge, forwardedFor: [("Forwarded", "for=\"[2001:db8::1]:4711\""), ("X-Forwarded-For", "203.0.113.8")]) == "203.0.113.8")
+            #expect(try await storedClientIP(bridge, forwardedFor: [("Forwarded", "for=198.51.100.1"), ("X-Real-IP", "198.51.100.2")]) == "127.0.0.1")
+        }
+        try await withBridge(config: testConfig(server: #"{"trustedProxies": ["127.0.0.1/32"], "forwardedHeader": "forwarded"}"#)) { bridge async throws in
+            #expect(try await storedClientIP(bridge, forwardedFor: [("Forwarded", "for=\"[2001:db8::1]:4711\";proto=https"), ("X-Forwarded-For", "6.6.6.6")]) == "2001:db8::1")
+            #expect(try await storedClientIP(bridge, forwardedFor: [("X-Forwarded-For", "203.0.113.7")]) == "127.0.0.1")
+        }
+        try await withBridge(config: testConfig(server: #"{"trustedProxies": ["127.0.0.1/32"], "forwardedHeader": "x-real-ip"}"#)) { bridge async throws in
+            #expect(try await storedClientIP(bridge, forwardedFor: [("X-Real-IP", "198.51.100.20"), ("X-Forwarded-For", "6.6.6.6")]) == "198.51.100.20")
+            #expect(try await storedClientIP(bridge, forwardedFor: [("X-Forwarded-For", "203.0.113.7")]) == "127.0.0.1")
         }
         try await withBridge(config: testConfig(server: #"{"trustedProxies": []}"#)) { bridge async throws in
             #expect(try await storedClientIP(bridge, forwardedFor: [("X-Forwarded-For", "203.0.113.7")]) == "127.0.0.1")

@@ -36,6 +36,13 @@ public enum ConfigParser {
                 if let source = readSource(name: name, sourceNode) { config.sources[name] = source }
             }
         }
+        if let largest = config.sources.values.max(by: { $0.maxBodyBytes < $1.maxBodyBytes }),
+           largest.maxBodyBytes > config.server.maxBufferedBodyBytes {
+            // Only reachable when set explicitly: the default is above every source's ceiling.
+            root.sink.report(PathText.child(PathText.child(root.path, "server"), "maxBufferedBodyBytes"),
+                             "\(config.server.maxBufferedBodyBytes) is less than sources.\(largest.name).maxBodyBytes (\(largest.maxBodyBytes)); "
+                                 + "a body that size could never be buffered, so raise it to at least \(largest.maxBodyBytes)")
+        }
         if let n = root.node("targets"), let o = n.object(allowed: Array(n.value.objectValue?.keys ?? [:].keys)) {
             for name in o.members.keys.sorted() {
                 let targetNode = o.node(name)!
@@ -82,8 +89,9 @@ public enum ConfigParser {
 
     static func readServer(_ node: JSONNode) -> ServerSettings {
         var s = ServerSettings()
-        guard let o = node.object(allowed: ["host", "port", "pathPrefix", "trustedProxies", "idleTimeoutSeconds",
-                                            "headerTimeoutSeconds", "requestTimeoutSeconds", "maxConnections"]) else { return s }
+        guard let o = node.object(allowed: ["host", "port", "pathPrefix", "trustedProxies", "forwardedHeader", "idleTimeoutSeconds",
+                                            "headerTimeoutSeconds", "requestTimeoutSeconds", "maxConnections",
+                                            "maxBufferedBodyBytes"]) else { return s }
         s.host = o.string("host")
         s.port = o.int("port", in: 0...65_535)
         if let p = o.node("pathPrefix"), let prefix = p.string(nonEmpty: false) {
@@ -106,6 +114,8 @@ public enum ConfigParser {
         if let v = o.double("headerTimeoutSeconds", in: 1...600) { s.headerTimeoutSeconds = v }
         if let v = o.double("requestTimeoutSeconds", in: 1...3_600) { s.requestTimeoutSeconds = v }
         if let v = o.int("maxConnections", in: 1...1_000_000) { s.maxConnections = v }
+        if let h = o.node("forwardedHeader")?.oneOf(ForwardedHeader.allCases.map { ($0.rawValue, $0) }) { s.forwardedHeader = h }
+        if let v = o.int("maxBufferedBodyBytes", in: 1024...(1 << 40)) { s.maxBufferedBodyBytes = v }
         return s
     }
 

@@ -21,12 +21,18 @@ public struct ServerSettings: Sendable {
     /// Mount point when served under a sub-path behind a proxy, e.g. `/taskbridge`.
     public var pathPrefix = ""
     public var trustedProxies: [CIDR] = []
+    /// The one header that names the client when the peer is a trusted proxy.
+    public var forwardedHeader = ForwardedHeader.xForwardedFor
+    /// Request bytes all requests together may hold in memory while their bodies arrive;
+    /// past it, ingress answers 503 with Retry-After. At least the largest `maxBodyBytes`.
+    public var maxBufferedBodyBytes = ServerSettings.defaultMaxBufferedBodyBytes
     public var idleTimeoutSeconds = 30.0
     /// Time a client gets to send a complete request head.
     public var headerTimeoutSeconds = 10.0
     /// Time a client gets to send a whole request, head and body.
     public var requestTimeoutSeconds = 30.0
     public var maxConnections = 2048
+    public static let defaultMaxBufferedBodyBytes = 64 * 1024 * 1024
     public init() {}
 }
 

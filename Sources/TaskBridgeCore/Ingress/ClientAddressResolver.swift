@@ -1,11 +1,27 @@
-/// Decides which address a request came from. Forwarding headers are believed only when
-/// the TCP peer is a configured trusted proxy; otherwise anyone could pick their own
-/// rate-limit bucket by sending `X-Forwarded-For`.
+/// The one header a trusted proxy names the client in (`server.forwardedHeader`).
+/// Reading only the header the proxy actually sets matters: a proxy that appends to
+/// `X-Forwarded-For` passes a client's own `Forwarded` header through untouched, so
+/// preferring whichever header is present would let the client pick its address.
+public enum ForwardedHeader: String, Sendable, CaseIterable {
+    /// `X-Forwarded-For: client, proxy1, …`, appended to by each proxy (nginx's
+    /// `$proxy_add_x_forwarded_for`, Caddy's default).
+    case xForwardedFor = "x-forwarded-for"
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    case forwarded = "forwarded"
+    /// `X-Real-IP: client`: one address, set (not appended) by the nearest proxy.
+    case xRealIP = "x-real-ip"
+}
+
+/// Decides which address a request came from. The forwarding header is believed only
+/// when the TCP peer is a configured trusted proxy; otherwise anyone could pick their
+/// own rate-limit bucket by sending `X-Forwarded-For`.
 public struct ClientAddressResolver: Sendable {
     public let trustedProxies: [CIDR]
+    public let header: ForwardedHeader
 
-    public init(trustedProxies: [CIDR]) {
+    public init(trustedProxies: [CIDR], header: ForwardedHeader = .xForwardedFor) {
         self.trustedProxies = trustedProxies
+        self.header = header
     }
 
     public func isTrusted(_ ip: IPAddress) -> Bool {
@@ -14,16 +30,22 @@ public struct ClientAddressResolver: Sendable {
 
     /// - Parameters:
     ///   - peer: the TCP peer address text, if known.
-    ///   - forwarded: values of `Forwarded` headers (RFC 7239), in order.
-    ///   - xForwardedFor: values of `X-Forwarded-For` headers, in order.
-    /// - Returns: the client address: walking the forwarding chain from the nearest hop,
-    ///   the first address that is not a trusted proxy.
-    public func clientAddress(peer: String?, forwarded: [String], xForwardedFor: [String]) -> String {
+    ///   - headerValues: the values of the configured ``header``, in order; every other
+    ///     forwarding header is ignored.
+    /// - Returns: the client address. For a list header: walking the chain from the
+    ///   nearest hop, the first address that is not a trusted proxy. For `X-Real-IP`:
+    ///   the address the proxy wrote.
+    public func clientAddress(peer: String?, headerValues: [String]) -> String {
         guard let peerText = peer, let peerIP = IPAddress(peerText) else { return peer ?? "unknown" }
-        guard isTrusted(peerIP) else { return peerIP.description }
-        var chain = Self.forwardedFor(forwarded)
-        if chain.isEmpty {
-            chain = xForwardedFor.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces() }
+        guard isTrusted(peerIP), let lastValue = headerValues.last else { return peerIP.description }
+        let chain: [String]
+        switch header {
+        case .forwarded: chain = Self.forwardedFor(headerValues)
+        case .xForwardedFor: chain = headerValues.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces() }
+        case .xRealIP:
+            // One address; a proxy sets it rather than appending, so the last one counts.
+            let last = lastValue.split(separator: ",").last.map { $0.trimmingSpaces() } ?? ""
+            return IPAddress(Self.stripPort(last))?.description ?? peerIP.description
         }
         var candidate = peerIP
         for hop in chain.reversed() {

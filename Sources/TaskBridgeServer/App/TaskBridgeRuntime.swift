@@ -16,6 +16,8 @@ public final class TaskBridgeRuntime: Sendable {
     let wake = WakeSignal()
     private let currentRules: Mutex<RuleSet>
     let clientResolver: ClientAddressResolver
+    /// Request-body bytes being buffered by all requests at once (`server.maxBufferedBodyBytes`).
+    public let bodyBudget: BodyBudget
     let adminToken: Secret?
     /// Where secrets (and `{"env": …}` settings) are looked up.
     public let secrets: SecretResolver
@@ -29,7 +31,9 @@ public final class TaskBridgeRuntime: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.currentRules = Mutex(loaded.rules)
-        self.clientResolver = ClientAddressResolver(trustedProxies: loaded.config.server.trustedProxies)
+        self.bodyBudget = BodyBudget(limit: loaded.config.server.maxBufferedBodyBytes)
+        self.clientResolver = ClientAddressResolver(trustedProxies: loaded.config.server.trustedProxies,
+                                                    header: loaded.config.server.forwardedHeader)
         let now = MonotonicClock.seconds()
         var sources: [String: SourceRuntime] = [:]
         for (name, source) in loaded.config.sources {

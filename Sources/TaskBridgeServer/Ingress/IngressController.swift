@@ -20,10 +20,13 @@ struct IngressController: Sendable {
     }
 
     func clientIP(_ request: Request, _ context: TaskBridgeRequestContext) -> String {
-        runtime.clientResolver.clientAddress(
-            peer: context.remoteAddress?.ipAddress,
-            forwarded: request.headers[values: .forwarded],
-            xForwardedFor: request.headers[values: .xForwardedFor])
+        let resolver = runtime.clientResolver
+        let name: HTTPField.Name = switch resolver.header {
+        case .xForwardedFor: .xForwardedFor
+        case .forwarded: .forwarded
+        case .xRealIP: .xRealIP
+        }
+        return resolver.clientAddress(peer: context.remoteAddress?.ipAddress, headerValues: request.headers[values: name])
     }
 
     /// CORS headers for an allowed browser origin (exact match), else none.
@@ -71,14 +74,27 @@ struct IngressController: Sendable {
             return reject(source, ip, error, cors)
         }
         let limit = source.config.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        let declared = request.headers[.contentLength].flatMap({ Int($0) })
+        if let length = declared, length > limit {
             return reject(source, ip, IngressError.payloadTooLarge("body of \(length) bytes exceeds the \(limit)-byte limit of source \"\(name)\""), cors)
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: limit)
-        } catch let e as HTTPError where e.status == .contentTooLarge {
-            return reject(source, ip, IngressError.payloadTooLarge("body exceeds the \(limit)-byte limit of source \"\(name)\""), cors)
+        // Every byte buffered is reserved in the global budget first (the declared length
+        // up front, else chunk by chunk) and given back when this request is answered,
+        // however it ends — success, refusal, a thrown error or a client that went away.
+        var reservation = BodyReservation(budget: runtime.bodyBudget)
+        defer { reservation.release() }
+        if let length = declared, !reservation.grow(to: length) {
+            return reject(source, ip, bodyBudgetExceeded(), cors)
+        }
+        var body = ByteBuffer()
+        for try await chunk in request.body {
+            let size = body.readableBytes + chunk.readableBytes
+            if size > limit {
+                return reject(source, ip, IngressError.payloadTooLarge("body exceeds the \(limit)-byte limit of source \"\(name)\""), cors)
+            }
+            if !reservation.grow(to: size) { return reject(source, ip, bodyBudgetExceeded(), cors) }
+            if body.readableBytes == 0 { body.reserveCapacity(declared ?? chunk.readableBytes) }
+            body.writeImmutableBuffer(chunk)
         }
         let received = WallClock.nowMillis()
         let eventId = Identifier.make(prefix: "evt", millis: received)
@@ -120,6 +136,12 @@ struct IngressController: Sendable {
         return JSONResponse.make(.accepted, ["event": .string(outcome.eventId), "duplicate": false], headers: cors)
     }
 
+    func bodyBudgetExceeded() -> IngressError {
+        let budget = runtime.bodyBudget
+        return IngressError(status: 503, message: "too many request bodies are being received at once; retry shortly", retryAfter: 2,
+                            reasonForLog: "request bodies in flight would exceed server.maxBufferedBodyBytes (\(budget.limit) bytes; \(budget.reserved) reserved)")
+    }
+
     func reject(_ source: SourceRuntime, _ ip: String, _ error: IngressError, _ cors: HTTPFields) -> Response {
         runtime.metrics.rejected(source: source.config.name, status: error.status)
         var h = cors
@@ -132,7 +154,31 @@ struct IngressController: Sendable {
     }
 }
 
+/// The bytes one request holds in the ``BodyBudget``; released exactly once.
+struct BodyReservation {
+    let budget: BodyBudget
+    private(set) var held = 0
+
+    init(budget: BodyBudget) {
+        self.budget = budget
+    }
+
+    /// Holds at least `bytes`, reserving the difference; `false` if the budget is spent.
+    mutating func grow(to bytes: Int) -> Bool {
+        guard bytes > held else { return true }
+        guard budget.tryReserve(bytes - held) else { return false }
+        held = bytes
+        return true
+    }
+
+    mutating func release() {
+        budget.release(held)
+        held = 0
+    }
+}
+
 extension HTTPField.Name {
     static let forwarded = HTTPField.Name("Forwarded")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xRealIP = HTTPField.Name("X-Real-IP")!
 }
