@@ -76,6 +76,30 @@ import TaskBridgeTestSupport
         }
     }
 
+    /// `/readyz` is public and its check writes to the store: a burst of calls shares one
+    /// check, and results are reused for a second.
+    @Test func readinessChecksTheStoreAtMostOncePerInterval() async throws {
+        try await withBridge { bridge async throws in
+            let start = ContinuousClock.now
+            let codes = try await withThrowingTaskGroup(of: UInt.self) { group in
+                for _ in 0..<200 { group.addTask { UInt(try await bridge.get("/readyz").status.code) } }
+                return try await group.reduce(into: [UInt]()) { $0.append($1) }
+            }
+            let elapsed = Double((ContinuousClock.now - start).components.seconds) + 1
+            #expect(codes.count == 200)
+            #expect(codes.allSatisfy { $0 == 200 })
+            // One check per started second of the burst at most (one, when it is quick).
+            let checks = bridge.runtime.readinessStoreChecks
+            #expect(checks >= 1)
+            #expect(Double(checks) <= elapsed + 1, "\(checks) store checks for 200 calls in under \(elapsed) s")
+            // Later calls after the interval check again, once.
+            try await Task.sleep(nanoseconds: 1_100_000_000)
+            #expect(try await bridge.get("/readyz").status.code == 200)
+            #expect(try await bridge.get("/readyz").status.code == 200)
+            #expect((checks + 1...checks + 2).contains(bridge.runtime.readinessStoreChecks))
+        }
+    }
+
     @Test func unknownRoutesGetJSONErrors() async throws {
         try await withBridge { bridge async throws in
             let r = try await bridge.get("/nope")

@@ -2,7 +2,8 @@ import Hummingbird
 import TaskBridgeCore
 
 /// `/healthz` (the process answers), `/readyz` (config loaded and the store takes
-/// writes) and `/metrics` (Prometheus text format).
+/// writes — checked at most once a second however often it is asked, see
+/// ``ReadinessCheck``) and `/metrics` (Prometheus text format).
 struct HealthController: Sendable {
     let runtime: TaskBridgeRuntime
 
@@ -16,18 +17,7 @@ struct HealthController: Sendable {
     }
 
     func ready() async -> Response {
-        let store = runtime.store
-        let writable = await withTaskGroup(of: Bool?.self) { group -> Bool in
-            group.addTask { await store.checkWritable() }
-            group.addTask {
-                try? await Task.sleep(nanoseconds: 2_000_000_000)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? false
-        }
-        guard writable else { return JSONResponse.error(503, "the store does not accept writes") }
+        guard await runtime.readiness.isReady() else { return JSONResponse.error(503, "the store does not accept writes") }
         return JSONResponse.make(.ok, ["status": "ready", "rules": .number(Double(runtime.rules.rules.count))])
     }
 }

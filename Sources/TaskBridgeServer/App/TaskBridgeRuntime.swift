@@ -18,6 +18,8 @@ public final class TaskBridgeRuntime: Sendable {
     let clientResolver: ClientAddressResolver
     /// Request-body bytes being buffered by all requests at once (`server.maxBufferedBodyBytes`).
     public let bodyBudget: BodyBudget
+    /// `/readyz`'s store check: cached for a second, one in flight at a time.
+    let readiness: ReadinessCheck
     let adminToken: Secret?
     /// Where secrets (and `{"env": …}` settings) are looked up.
     public let secrets: SecretResolver
@@ -32,6 +34,7 @@ public final class TaskBridgeRuntime: Sendable {
         self.logger = logger
         self.currentRules = Mutex(loaded.rules)
         self.bodyBudget = BodyBudget(limit: loaded.config.server.maxBufferedBodyBytes)
+        self.readiness = ReadinessCheck { await store.checkWritable() }
         self.clientResolver = ClientAddressResolver(trustedProxies: loaded.config.server.trustedProxies,
                                                     header: loaded.config.server.forwardedHeader)
         let now = MonotonicClock.seconds()
@@ -62,6 +65,10 @@ public final class TaskBridgeRuntime: Sendable {
     }
 
     public var rules: RuleSet { currentRules.withLock { $0 } }
+
+    /// How many times `/readyz` has checked the store itself (the rest were answered
+    /// from the cached result or joined a check in flight).
+    public var readinessStoreChecks: Int { readiness.storeChecks }
 
     /// Swaps in a validated rule set, after recording its versions so the dispatcher can
     /// always find the version a job was planned with.
