@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "taskbridge", targets: ["taskbridge"]),
+        .library(name: "TaskBridgeCore", targets: ["TaskBridgeCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -119,7 +120,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeStoreTests",
-            dependencies: ["TaskBridgeStore", "TaskBridgeTestSupport"],
+            dependencies: ["TaskBridgeStore", "TaskBridgeTestSupport",
+                           .product(name: "SQLiteNIO", package: "sqlite-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -6,17 +6,28 @@ public struct FakeChaos: Sendable {
     /// Answer 429 with `Retry-After: retryAfterSeconds` without applying it.
     public var rateLimited = 0.0
     public var retryAfterSeconds = 1
-    /// Apply the request, then wait `slowSeconds` before answering.
+    /// Apply the request, then wait `slowSeconds` before answering (or wait first, then
+    /// apply, with `slowBeforeApplying`: a task that becomes visible only when answered).
     public var slow = 0.0
     public var slowSeconds = 0.0
+    public var slowBeforeApplying = false
     /// Drop the connection without applying the request.
     public var reset = 0.0
     /// Apply the request, then drop the connection: the client sees an error for a
     /// request that succeeded.
     public var acceptedThenReset = 0.0
+    /// Restricts the chaos to requests whose `"METHOD /path"` is listed (all when nil).
+    public var only: Set<String>?
+    /// Fail each batch operation at this probability with an internal error, without
+    /// applying it (the call still answers 200, as the API documents).
+    public var batchOperationError = 0.0
 
     public init(serverError: Double = 0, rateLimited: Double = 0, retryAfterSeconds: Int = 1, slow: Double = 0,
-                slowSeconds: Double = 0, reset: Double = 0, acceptedThenReset: Double = 0) {
+                slowSeconds: Double = 0, slowBeforeApplying: Bool = false, reset: Double = 0, acceptedThenReset: Double = 0,
+                only: Set<String>? = nil, batchOperationError: Double = 0) {
+        self.slowBeforeApplying = slowBeforeApplying
+        self.only = only
+        self.batchOperationError = batchOperationError
         self.serverError = serverError
         self.rateLimited = rateLimited
         self.retryAfterSeconds = retryAfterSeconds

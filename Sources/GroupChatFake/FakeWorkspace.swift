@@ -72,6 +72,7 @@ public struct FakeWorkspace: Sendable {
     }
 
     public var allTasks: [[String: JSONValue]] { taskOrder.compactMap { tasks[$0] } }
+    public func task(_ id: String) -> [String: JSONValue]? { tasks[id] }
 
     mutating func makeId(_ prefix: String) -> String {
         defer { nextId += 1 }
@@ -170,7 +171,9 @@ public struct FakeWorkspace: Sendable {
         log(AppliedChange(op: "delete", taskId: id, fields: [:]))
     }
 
-    public mutating func batch(_ body: [String: JSONValue]) throws(Failure) -> JSONValue {
+    /// - Parameter failing: asked per operation (with its task id); `true` fails it with
+    ///   an internal error without applying it (chaos).
+    public mutating func batch(_ body: [String: JSONValue], failing: (JSONValue) -> Bool = { _ in false }) throws(Failure) -> JSONValue {
         try Self.rejectUnknown(body, allowed: ["operations"])
         guard let ops = body["operations"]?.arrayValue else { throw Failure(400, "operations must be an array") }
         guard !ops.isEmpty, ops.count <= 200 else { throw Failure(400, "operations must hold 1 to 200 items") }
@@ -183,6 +186,10 @@ public struct FakeWorkspace: Sendable {
             let kind = fields["op"]?.stringValue ?? ""
             fields["op"] = nil
             let id = fields["id"] ?? .null
+            if failing(id) {
+                results.append(["ok": false, "op": .string(kind), "id": id, "error": "Internal error (injected)"])
+                continue
+            }
             do throws(Failure) {
                 switch kind {
                 case "update":

@@ -31,6 +31,8 @@ public final class GroupChatFake: Sendable {
         var chaos: FakeChaos
         var rng: SplitMix64
         var recordRequests: Bool
+        /// Answers to writes by `Idempotency-Key`, when the fake honours the header.
+        var idempotent: [String: Result<(Int, JSONValue), FakeWorkspace.Failure>]?
     }
 
     private let state: Mutex<State>
@@ -45,6 +47,9 @@ public final class GroupChatFake: Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     public func setChaos(_ chaos: FakeChaos) { state.withLock { $0.chaos = chaos } }
+    /// Answers a repeated `Idempotency-Key` on a write with the first answer, applying
+    /// nothing, as APIs that honour the header do.
+    public func honourIdempotencyKeys() { state.withLock { $0.idempotent = $0.idempotent ?? [:] } }
     public var workspace: FakeWorkspace { state.withLock { $0.workspace } }
     public var tasks: [[String: JSONValue]] { state.withLock { $0.workspace.allTasks } }
     public var requests: [Recorded] { state.withLock { $0.recorded } }
@@ -126,7 +131,10 @@ public final class GroupChatFake: Sendable {
         if let body, request.method != .get, body.objectValue == nil {
             return record(method, path, request, headers, body, error(400, "Body must be a JSON object"))
         }
-        let draw = state.withLock { s in s.chaos.draw(Double(s.rng.next() >> 11) / Double(1 << 53)) }
+        let draw = state.withLock { s -> FakeChaos.Draw in
+            if let only = s.chaos.only, !only.contains("\(method) \(path)") { return .normal }
+            return s.chaos.draw(Double(s.rng.next() >> 11) / Double(1 << 53))
+        }
         let chaos = state.withLock { $0.chaos }
         switch draw {
         case .serverError:
@@ -141,13 +149,17 @@ public final class GroupChatFake: Sendable {
         default:
             break
         }
-        let response = route(method, path, request.uri.queryParameters, body?.objectValue ?? [:], user: user)
+        if draw == .slow, chaos.slowBeforeApplying {
+            try? await Task.sleep(nanoseconds: UInt64(chaos.slowSeconds * 1e9))
+        }
+        let response = route(method, path, request.uri.queryParameters, body?.objectValue ?? [:], user: user,
+                             idempotencyKey: method == "GET" ? nil : headers["idempotency-key"])
         switch draw {
         case .acceptedThenReset:
             _ = record(method, path, request, headers, body, nil)
             context.channel.close(promise: nil)
             return response
-        case .slow:
+        case .slow where !chaos.slowBeforeApplying:
             try? await Task.sleep(nanoseconds: UInt64(chaos.slowSeconds * 1e9))
         default:
             break
@@ -166,8 +178,22 @@ public final class GroupChatFake: Sendable {
         return response ?? error(500, "dropped")
     }
 
-    func route(_ method: String, _ path: String, _ query: Parameters, _ body: [String: JSONValue], user: String) -> Response {
+    func route(_ method: String, _ path: String, _ query: Parameters, _ body: [String: JSONValue], user: String,
+               idempotencyKey: String?) -> Response {
         let result: Result<(Int, JSONValue), FakeWorkspace.Failure> = state.withLock { s in
+            if let key = idempotencyKey, let cached = s.idempotent?[key] { return cached }
+            let result = apply(&s, method, path, query, body, user: user)
+            if let key = idempotencyKey, s.idempotent != nil { s.idempotent?[key] = result }
+            return result
+        }
+        switch result {
+        case .success(let (status, value)): return json(HTTPResponse.Status(code: status), value)
+        case .failure(let f): return error(f.status, f.message)
+        }
+    }
+
+    private func apply(_ s: inout State, _ method: String, _ path: String, _ query: Parameters, _ body: [String: JSONValue],
+                       user: String) -> Result<(Int, JSONValue), FakeWorkspace.Failure> {
             do throws(FakeWorkspace.Failure) {
                 switch (method, path) {
                 case ("GET", "/api/v1/projects"): return .success((200, .array(s.workspace.projects)))
@@ -188,7 +214,11 @@ public final class GroupChatFake: Sendable {
                     try FakeWorkspace.rejectUnknown(body, allowed: ["id"])
                     try s.workspace.deleteTask(body["id"]?.stringValue ?? "")
                     return .success((200, ["ok": true]))
-                case ("POST", "/api/v1/tasks/batch"): return .success((200, try s.workspace.batch(body)))
+                case ("POST", "/api/v1/tasks/batch"):
+                    let p = s.chaos.batchOperationError
+                    var rng = s.rng
+                    defer { s.rng = rng }
+                    return .success((200, try s.workspace.batch(body, failing: { _ in Double(rng.next() >> 11) / Double(1 << 53) < p })))
                 case ("POST", "/api/v1/agents/delegate"): return .success((200, try s.workspace.delegate(body, owner: user)))
                 default:
                     if method == "DELETE", path.hasPrefix("/api/v1/tasks/") {
@@ -200,11 +230,6 @@ public final class GroupChatFake: Sendable {
             } catch {
                 return .failure(error)
             }
-        }
-        switch result {
-        case .success(let (status, value)): return json(HTTPResponse.Status(code: status), value)
-        case .failure(let f): return error(f.status, f.message)
-        }
     }
 }
 

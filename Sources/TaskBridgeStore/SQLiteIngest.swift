@@ -66,16 +66,17 @@ enum SQLiteIngest {
         }
     }
 
-    static func insertJobs(_ jobs: [(seq: Int64, atMillis: Int64, job: PlannedJob)], on db: SQLiteConnection) async throws -> [String] {
+    static func insertJobs(_ jobs: [(seq: Int64, atMillis: Int64, job: PlannedJob)], generation: Int = 0,
+                           on db: SQLiteConnection) async throws -> [String] {
         var ids: [String] = []
         var start = 0
         while start < jobs.count {
             let end = min(jobs.count, start + jobsPerStatement)
-            var sql = "INSERT INTO jobs (id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at) VALUES "
+            var sql = "INSERT INTO jobs (id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation) VALUES "
             var binds: [SQLiteData] = []
             for n in start..<end {
                 let (seq, atMillis, job) = jobs[n]
-                sql += n == start ? "(?,?,?,?,?,?,?,'pending',0,'{}',0,?,?,?,?)" : ",(?,?,?,?,?,?,?,'pending',0,'{}',0,?,?,?,?)"
+                sql += n == start ? "(?,?,?,?,?,?,?,'pending',0,'{}',0,?,?,?,?,\(generation))" : ",(?,?,?,?,?,?,?,'pending',0,'{}',0,?,?,?,?,\(generation))"
                 let at = Int(atMillis)
                 let id = Identifier.make(prefix: "job", millis: atMillis)
                 ids.append(id)

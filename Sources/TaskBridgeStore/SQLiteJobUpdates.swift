@@ -9,14 +9,14 @@ enum SQLiteJobUpdates {
     static let rowsPerStatement = 150
 
     enum Kind: CaseIterable {
-        case progressed, succeeded, retry, dead, released
+        case progressed, succeeded, retry, dead, released, deferred
 
         /// `SET` clause over the row's values: `v.column1` is the job seq, `v.column2`
-        /// the lease owner, the rest as in ``values(_:)``.
+        /// the claim's fencing token, the rest as in ``values(_:)``.
         var setClause: String {
             switch self {
             case .progressed:
-                "step = v.column3, outputs = v.column4, attempts = 0, first_due_at = v.column6, uncertain = 0, lease_until = v.column5, last_error = NULL, updated_at = v.column6"
+                "step = v.column3, outputs = v.column4, attempts = 0, first_due_at = v.column6, uncertain = 0, crashes = 0, solo = 0, lease_until = MAX(lease_until, v.column5), last_error = NULL, updated_at = v.column6"
             case .succeeded:
                 "state = 'succeeded', step = step + 1, outputs = v.column3, uncertain = 0, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = v.column4"
             case .retry:
@@ -24,13 +24,16 @@ enum SQLiteJobUpdates {
             case .dead:
                 "state = 'dead', attempts = attempts + 1, last_error = v.column3, lease_owner = NULL, lease_until = NULL, updated_at = v.column4"
             case .released:
-                "state = 'pending', uncertain = MAX(uncertain, v.column3), lease_owner = NULL, lease_until = NULL, updated_at = v.column4"
+                "state = 'pending', uncertain = MAX(uncertain, v.column3), solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = v.column4"
+            case .deferred:
+                "state = 'pending', due_at = v.column3, last_error = v.column4, solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = v.column5"
             }
         }
 
         var columns: Int {
             switch self {
             case .progressed, .retry: 6
+            case .deferred: 5
             case .succeeded, .dead, .released: 4
             }
         }
@@ -42,12 +45,13 @@ enum SQLiteJobUpdates {
             case .retry: self = .retry
             case .dead: self = .dead
             case .released: self = .released
+            case .deferred: self = .deferred
             }
         }
     }
 
     static func values(_ u: JobUpdate) -> [SQLiteData] {
-        let head: [SQLiteData] = [.integer(Int(u.jobSeq)), .text(u.leaseOwner)]
+        let head: [SQLiteData] = [.integer(Int(u.jobSeq)), .integer(Int(u.fence))]
         let now = SQLiteData.integer(Int(u.nowMillis))
         switch u.change {
         case .progressed(let next, let outputs, let leaseUntil):
@@ -60,10 +64,13 @@ enum SQLiteJobUpdates {
             return head + [.text(error), now]
         case .released(let uncertain):
             return head + [.integer(uncertain ? 1 : 0), now]
+        case .deferred(let until, let reason):
+            return head + [.integer(Int(until)), .text(reason), now]
         }
     }
 
-    /// Returns, per update, whether its worker still held the job's lease.
+    /// Returns, per update, whether its claim was still the job's current one (its
+    /// fencing token matches and the job is running); a stale report changes nothing.
     static func apply(_ updates: [JobUpdate], on db: SQLiteConnection) async throws -> [Bool] {
         var heldSeqs = Set<Int>()
         for kind in Kind.allCases {
@@ -73,7 +80,7 @@ enum SQLiteJobUpdates {
                 let chunk = rows[start..<min(rows.count, start + rowsPerStatement)]
                 let row = "(" + Array(repeating: "?", count: kind.columns).joined(separator: ",") + ")"
                 let sql = "UPDATE jobs SET \(kind.setClause) FROM (VALUES " + Array(repeating: row, count: chunk.count).joined(separator: ",")
-                    + ") AS v WHERE jobs.seq = v.column1 AND jobs.lease_owner = v.column2 AND jobs.state = 'running' RETURNING jobs.seq"
+                    + ") AS v WHERE jobs.seq = v.column1 AND jobs.fence = v.column2 AND jobs.state = 'running' RETURNING jobs.seq"
                 for r in try await db.query(sql, chunk.flatMap(values)) {
                     if let seq = r.column("seq")?.integer { heldSeqs.insert(seq) }
                 }

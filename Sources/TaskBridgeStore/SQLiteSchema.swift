@@ -1,6 +1,17 @@
 /// The SQLite schema. Times are Unix milliseconds; JSON columns hold compact JSON.
 enum SQLiteSchema {
-    static let version = 1
+    static let version = 2
+
+    /// Statements that bring a database of version `n - 1` to version `n`. A new
+    /// database is created at ``version`` by ``statements`` and needs none of them.
+    static let migrations: [Int: [String]] = [
+        2: [
+            "ALTER TABLE jobs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN solo INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE jobs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+        ],
+    ]
 
     static let statements = [
         """
@@ -43,6 +54,15 @@ enum SQLiteSchema {
             lease_until INTEGER,
             uncertain INTEGER NOT NULL DEFAULT 0,
             last_error TEXT,
+            -- Fencing token: incremented by every claim; a report counts only with the
+            -- claim's token, so a worker that lost its lease cannot write.
+            fence INTEGER NOT NULL DEFAULT 0,
+            -- Runs of the current step that a process crash (or a lost lease) cut short.
+            crashes INTEGER NOT NULL DEFAULT 0,
+            -- Claimed as a suspect, alone in its process (see the poison-job guard).
+            solo INTEGER NOT NULL DEFAULT 0,
+            -- 0 for jobs planned at ingest; each replay of the event plans a new generation.
+            generation INTEGER NOT NULL DEFAULT 0,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL
         )
@@ -52,6 +72,8 @@ enum SQLiteSchema {
         // Predecessor check for per-key ordering.
         "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (ordering_key, seq) WHERE state IN ('pending', 'running')",
         "CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due_at) WHERE state = 'pending'",
+        // Suspects (a crash cut their run short): few, looked up on every claim round.
+        "CREATE INDEX IF NOT EXISTS jobs_suspect ON jobs (due_at) WHERE state = 'pending' AND crashes > 0",
         "CREATE INDEX IF NOT EXISTS jobs_event ON jobs (event_seq)",
         "CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, updated_at)",
         """

@@ -97,7 +97,8 @@ extension SQLiteStore {
         try await queue.write { db in
             let rows = try await db.query(
                 """
-                UPDATE jobs SET state = 'pending', due_at = ?1, first_due_at = ?1, attempts = 0, last_error = NULL, updated_at = ?1
+                UPDATE jobs SET state = 'pending', due_at = ?1, first_due_at = ?1, attempts = 0, last_error = NULL, updated_at = ?1,
+                    crashes = MIN(crashes, 1)
                 WHERE id = ?2 AND state IN ('dead', 'pending') RETURNING seq
                 """, [.integer(Int(nowMillis)), .text(id)])
             return !rows.isEmpty
@@ -111,7 +112,8 @@ extension SQLiteStore {
         return try await queue.write { db in
             let rows = try await db.query(
                 """
-                UPDATE jobs SET state = 'pending', due_at = ?, first_due_at = ?, attempts = 0, last_error = NULL, updated_at = ?
+                UPDATE jobs SET state = 'pending', due_at = ?, first_due_at = ?, attempts = 0, last_error = NULL, updated_at = ?,
+                    crashes = MIN(crashes, 1)
                 WHERE seq IN (SELECT j.seq FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL)) RETURNING seq
                 """, [.integer(Int(nowMillis)), .integer(Int(nowMillis)), .integer(Int(nowMillis))] + binds)
             return rows.count
@@ -123,7 +125,10 @@ extension SQLiteStore {
             guard let seq = try await db.query("SELECT seq FROM events WHERE id = ?", [.text(eventId)]).first?.column("seq")?.integer else {
                 throw StoreError("no event \(eventId)")
             }
-            let ids = try await SQLiteIngest.insertJobs(jobs.map { (Int64(seq), nowMillis, $0) }, on: db)
+            // A replay is new work: a new generation gives its steps new idempotency keys.
+            let generation = try await db.query("SELECT COALESCE(MAX(generation), 0) + 1 AS g FROM jobs WHERE event_seq = ?",
+                                                [.integer(seq)]).first?.column("g")?.integer ?? 1
+            let ids = try await SQLiteIngest.insertJobs(jobs.map { (Int64(seq), nowMillis, $0) }, generation: generation, on: db)
             if !jobs.isEmpty {
                 _ = try await db.query("UPDATE events SET status = 'planned' WHERE seq = ?", [.integer(seq)])
             }

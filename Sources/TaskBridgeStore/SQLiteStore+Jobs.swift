@@ -2,54 +2,122 @@ import SQLiteNIO
 import TaskBridgeCore
 
 extension SQLiteStore {
-    public func recoverOrphanedJobs(nowMillis: Int64) async throws -> Int {
-        try await queue.write { db in
-            let rows = try await db.query(
+    public func recoverJobs(expiredBeforeMillis: Int64?, maxCrashes: Int, nowMillis: Int64) async throws -> RecoveryResult {
+        // A run that was alone in its process and was cut short counts once more; a run
+        // among others only makes the job a suspect (one crash among many in-flight jobs
+        // does not say which one caused it). Only a run alone can make a dead letter.
+        let crashes = "CASE WHEN solo = 1 THEN crashes + 1 ELSE MAX(crashes, 1) END"
+        let poisoned = "(solo = 1 AND crashes + 1 >= ?1)"
+        let rows = try await queue.write { db in
+            try await db.query(
                 """
-                UPDATE jobs SET state = 'pending', uncertain = 1, lease_owner = NULL, lease_until = NULL, updated_at = ?
-                WHERE state = 'running' RETURNING seq
-                """, [.integer(Int(nowMillis))])
-            return rows.count
+                UPDATE jobs SET crashes = \(crashes),
+                    state = CASE WHEN \(poisoned) THEN 'dead' ELSE 'pending' END,
+                    attempts = CASE WHEN \(poisoned) THEN attempts + 1 ELSE attempts END,
+                    last_error = CASE WHEN \(poisoned)
+                        THEN 'poison job: its run was cut short by a process crash ' || (crashes + 1) || ' times (the last time while it ran alone, at step ' || step || '); set aside so it cannot crash the service again — inspect the event, then retry or replay it'
+                        ELSE last_error END,
+                    uncertain = 1, solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = ?2
+                WHERE state = 'running' AND (?3 IS NULL OR lease_until < ?3)
+                RETURNING state
+                """, [.integer(max(1, maxCrashes)), .integer(Int(nowMillis)), expiredBeforeMillis.map { .integer(Int($0)) } ?? .null])
         }
+        var result = RecoveryResult()
+        for row in rows {
+            if row.column("state")?.string == "dead" { result.poisoned += 1 } else { result.suspects += 1 }
+        }
+        return result
     }
+
+    static let claimedColumns = """
+        seq, id, event_seq, rule_id, rule_version, target, ordering_key, captures, step, outputs,
+        attempts, first_due_at, uncertain, fence, lease_until, generation, solo
+        """
 
     public func claimJobs(target: String, limit: Int, owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         let rows = try await queue.write { db in
             try await db.query(
                 """
-                UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, updated_at = ?3,
-                    uncertain = CASE WHEN state = 'running' THEN 1 ELSE uncertain END
+                UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, updated_at = ?3, fence = fence + 1
                 WHERE seq IN (
                     SELECT j.seq FROM jobs j
-                    WHERE j.target = ?4 AND j.state IN ('pending', 'running')
-                      AND ((j.state = 'pending' AND j.due_at <= ?3) OR (j.state = 'running' AND j.lease_until < ?3))
+                    WHERE j.target = ?4 AND j.state IN ('pending', 'running')  -- the partial index jobs_open
+                      AND j.state = 'pending' AND j.due_at <= ?3 AND j.crashes = 0
                       AND (j.ordering_key IS NULL OR NOT EXISTS (
                           SELECT 1 FROM jobs p
                           WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running')))
                     ORDER BY j.seq LIMIT ?5)
-                RETURNING seq, id, event_seq, rule_id, rule_version, target, ordering_key, captures, step, outputs,
-                          attempts, first_due_at, uncertain
+                RETURNING \(Self.claimedColumns)
                 """,
                 [.text(owner), .integer(Int(nowMillis + leaseMillis)), .integer(Int(nowMillis)), .text(target), .integer(limit)])
         }
-        return rows.map { row in
-            ClaimedJob(
-                seq: Int64(row.column("seq")?.integer ?? 0),
-                id: row.column("id")?.string ?? "",
-                eventSeq: Int64(row.column("event_seq")?.integer ?? 0),
-                ruleId: row.column("rule_id")?.string ?? "",
-                ruleVersion: row.column("rule_version")?.string ?? "",
-                target: row.column("target")?.string ?? "",
-                orderingKey: row.column("ordering_key")?.string,
-                captures: Self.stringMap(row.column("captures")?.string),
-                step: row.column("step")?.integer ?? 0,
-                outputs: Self.jsonObject(row.column("outputs")?.string),
-                attempts: row.column("attempts")?.integer ?? 0,
-                firstDueAtMillis: Int64(row.column("first_due_at")?.integer ?? 0),
-                uncertain: (row.column("uncertain")?.integer ?? 0) != 0,
-                leaseOwner: owner)
-        }.sorted { $0.seq < $1.seq }
+        return rows.map { Self.claimed($0, owner: owner) }.sorted { $0.seq < $1.seq }
+    }
+
+    public func claimSuspect(targets: [String], owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> ClaimedJob? {
+        guard !targets.isEmpty else { return nil }
+        let marks = Array(repeating: "?", count: targets.count).joined(separator: ",")
+        let rows = try await queue.write { db in
+            try await db.query(
+                """
+                UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, updated_at = ?, fence = fence + 1, solo = 1
+                WHERE seq = (
+                    SELECT j.seq FROM jobs j
+                    WHERE j.state = 'pending' AND j.crashes > 0 AND j.due_at <= ? AND j.target IN (\(marks))
+                      AND (j.ordering_key IS NULL OR NOT EXISTS (
+                          SELECT 1 FROM jobs p
+                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running')))
+                    ORDER BY j.seq LIMIT 1)
+                RETURNING \(Self.claimedColumns)
+                """,
+                [.text(owner), .integer(Int(nowMillis + leaseMillis)), .integer(Int(nowMillis)), .integer(Int(nowMillis))]
+                    + targets.map { .text($0) })
+        }
+        return rows.first.map { Self.claimed($0, owner: owner) }
+    }
+
+    public func renewLeases(_ leases: [LeaseRef], untilMillis: Int64, nowMillis: Int64) async throws -> Set<Int64> {
+        guard !leases.isEmpty else { return [] }
+        return try await queue.write { db in
+            var held = Set<Int64>()
+            var start = 0
+            while start < leases.count {
+                let chunk = leases[start..<min(leases.count, start + 400)]
+                let sql = "UPDATE jobs SET lease_until = MAX(lease_until, ?), updated_at = ? FROM (VALUES "
+                    + Array(repeating: "(?,?)", count: chunk.count).joined(separator: ",")
+                    + ") AS v WHERE jobs.seq = v.column1 AND jobs.fence = v.column2 AND jobs.state = 'running' RETURNING jobs.seq"
+                var binds: [SQLiteData] = [.integer(Int(untilMillis)), .integer(Int(nowMillis))]
+                for l in chunk { binds += [.integer(Int(l.jobSeq)), .integer(Int(l.fence))] }
+                for row in try await db.query(sql, binds) {
+                    if let seq = row.column("seq")?.integer { held.insert(Int64(seq)) }
+                }
+                start += chunk.count
+            }
+            return held
+        }
+    }
+
+    static func claimed(_ row: SQLiteRow, owner: String) -> ClaimedJob {
+        ClaimedJob(
+            seq: Int64(row.column("seq")?.integer ?? 0),
+            id: row.column("id")?.string ?? "",
+            eventSeq: Int64(row.column("event_seq")?.integer ?? 0),
+            ruleId: row.column("rule_id")?.string ?? "",
+            ruleVersion: row.column("rule_version")?.string ?? "",
+            target: row.column("target")?.string ?? "",
+            orderingKey: row.column("ordering_key")?.string,
+            captures: stringMap(row.column("captures")?.string),
+            step: row.column("step")?.integer ?? 0,
+            outputs: jsonObject(row.column("outputs")?.string),
+            attempts: row.column("attempts")?.integer ?? 0,
+            firstDueAtMillis: Int64(row.column("first_due_at")?.integer ?? 0),
+            uncertain: (row.column("uncertain")?.integer ?? 0) != 0,
+            leaseOwner: owner,
+            fence: Int64(row.column("fence")?.integer ?? 0),
+            leaseUntilMillis: Int64(row.column("lease_until")?.integer ?? 0),
+            generation: row.column("generation")?.integer ?? 0,
+            solo: (row.column("solo")?.integer ?? 0) != 0)
     }
 
     public func events(seqs: [Int64]) async throws -> [Int64: StoredEvent] {
@@ -82,8 +150,19 @@ extension SQLiteStore {
         try await queue.update(update)
     }
 
-    public func nextDueMillis() async throws -> Int64? {
-        let rows = try await reader.query("SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending'")
+    public func nextSuspectDueMillis(targets: [String]) async throws -> Int64? {
+        guard !targets.isEmpty else { return nil }
+        let marks = Array(repeating: "?", count: targets.count).joined(separator: ",")
+        let rows = try await reader.query(
+            "SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending' AND crashes > 0 AND target IN (\(marks))", targets.map { .text($0) })
+        return rows.first?.column("due")?.integer.map(Int64.init)
+    }
+
+    public func nextDueMillis(targets: [String]) async throws -> Int64? {
+        guard !targets.isEmpty else { return nil }
+        let marks = Array(repeating: "?", count: targets.count).joined(separator: ",")
+        let rows = try await reader.query("SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending' AND target IN (\(marks))",
+                                          targets.map { .text($0) })
         return rows.first?.column("due")?.integer.map(Int64.init)
     }
 

@@ -42,8 +42,12 @@ public final class SQLiteStore: Store {
         let pool = NIOThreadPool(numberOfThreads: 4)
         pool.start()
         let group = MultiThreadedEventLoopGroup.singleton
+        // Connections opened so far: closed again if opening fails half-way (a
+        // connection must be closed before it is released).
+        var opened: [SQLiteConnection] = []
         do {
             let writer = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+            opened.append(writer)
             // Checkpoints stay inside committing transactions but small (every 256 pages,
             // 1 MB): measured at 1,000 webhooks/s, p99 ack 3.7 ms against 10.8 ms with
             // SQLite's default 1,000 pages. A background checkpointer measured ~10% more
@@ -53,11 +57,11 @@ public final class SQLiteStore: Store {
                            "PRAGMA busy_timeout = 10000", "PRAGMA temp_store = MEMORY", "PRAGMA cache_size = -4000", "PRAGMA wal_autocheckpoint = 256"] {
                 _ = try await writer.query(pragma)
             }
-            for sql in SQLiteSchema.statements { _ = try await writer.query(sql) }
-            _ = try await writer.query("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", [.text(String(SQLiteSchema.version))])
+            try await migrate(writer)
             var readers: [SQLiteConnection] = []
             for _ in 0..<3 {
                 let r = try await SQLiteConnection.open(storage: .file(path: path), threadPool: pool, logger: logger, on: group.any())
+                opened.append(r)
                 _ = try await r.query("PRAGMA busy_timeout = 10000")
                 _ = try await r.query("PRAGMA query_only = 1")
                 readers.append(r)
@@ -66,8 +70,39 @@ public final class SQLiteStore: Store {
             store.start()
             return store
         } catch {
+            for connection in opened { try? await connection.close() }
             if lockFD >= 0 { _ = Glibc.close(lockFD) }
             try? await pool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    /// Creates the schema, or brings an older database up to ``SQLiteSchema/version``
+    /// in one transaction. A database newer than this binary is refused.
+    static func migrate(_ db: SQLiteConnection) async throws {
+        _ = try await db.query("BEGIN IMMEDIATE")
+        do {
+            _ = try await db.query(SQLiteSchema.statements[0])
+            let stored = try await db.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.column("value")?.string
+            if let stored {
+                guard let from = Int(stored), from <= SQLiteSchema.version else {
+                    throw StoreError("the database has schema version \(stored), newer than this taskbridge (\(SQLiteSchema.version)); upgrade taskbridge")
+                }
+                if from < SQLiteSchema.version {
+                    for v in (from + 1)...SQLiteSchema.version {
+                        for sql in SQLiteSchema.migrations[v] ?? [] { _ = try await db.query(sql) }
+                    }
+                    _ = try await db.query("UPDATE meta SET value = ? WHERE key = 'schema_version'", [.text(String(SQLiteSchema.version))])
+                }
+                // New indexes may read migrated columns: after the migrations.
+                for sql in SQLiteSchema.statements { _ = try await db.query(sql) }
+            } else {
+                for sql in SQLiteSchema.statements { _ = try await db.query(sql) }
+                _ = try await db.query("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", [.text(String(SQLiteSchema.version))])
+            }
+            _ = try await db.query("COMMIT")
+        } catch {
+            _ = try? await db.query("ROLLBACK")
             throw error
         }
     }

@@ -12,18 +12,32 @@ public protocol Store: Sendable {
     func saveRuleVersions(_ rules: [Rule]) async throws
     func ruleVersion(_ hash: String) async throws -> StoredRuleVersion?
 
-    /// Hands back jobs whose worker died (single-process stores at start-up).
-    func recoverOrphanedJobs(nowMillis: Int64) async throws -> Int
+    /// Hands back running jobs whose run was cut short: every running job
+    /// (`expiredBeforeMillis == nil`, a single-process store at start-up) or those whose
+    /// lease ended before that time (a worker died or stalled). Each becomes a pending
+    /// suspect whose current step is reconciled before it is sent again; a job whose
+    /// run was cut short `maxCrashes` times — the last time while it ran alone — becomes
+    /// a dead letter instead (the poison-job guard).
+    func recoverJobs(expiredBeforeMillis: Int64?, maxCrashes: Int, nowMillis: Int64) async throws -> RecoveryResult
     /// Leases up to `limit` due jobs of `target`, at most one per ordering key, oldest
     /// first; a job waits while an earlier job with its key is pending or running.
+    /// Every claim takes a new fencing token. Suspects (jobs a crash interrupted) are not
+    /// claimed here but by ``claimSuspect(targets:owner:nowMillis:leaseMillis:)``.
     func claimJobs(target: String, limit: Int, owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> [ClaimedJob]
+    /// Leases the oldest due suspect of one of `targets`, to be run alone.
+    func claimSuspect(targets: [String], owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> ClaimedJob?
+    /// Extends held leases to at least `untilMillis`; returns the jobs whose claim is
+    /// still current (the others were lost).
+    func renewLeases(_ leases: [LeaseRef], untilMillis: Int64, nowMillis: Int64) async throws -> Set<Int64>
     func events(seqs: [Int64]) async throws -> [Int64: StoredEvent]
     func link(target: String, key: String) async throws -> LinkRecord?
     /// Applies a worker's report. Returns `false` when the worker no longer holds the lease.
     @discardableResult
     func update(_ update: JobUpdate) async throws -> Bool
-    /// When the earliest pending job of any target becomes due (Unix ms).
-    func nextDueMillis() async throws -> Int64?
+    /// When the earliest pending suspect of one of `targets` becomes due (Unix ms).
+    func nextSuspectDueMillis(targets: [String]) async throws -> Int64?
+    /// When the earliest pending job of one of `targets` becomes due (Unix ms).
+    func nextDueMillis(targets: [String]) async throws -> Int64?
     func queueStats(nowMillis: Int64) async throws -> QueueStats
 
     func listEvents(_ filter: EventFilter) async throws -> [EventSummary]

@@ -50,6 +50,16 @@ public struct ClaimedJob: Sendable {
     /// sending): a create must be reconciled before it is sent again.
     public var uncertain: Bool
     public var leaseOwner: String
+    /// The claim's fencing token: every report must carry it, and a later claim of the
+    /// same job (after this lease expired) makes it stale.
+    public var fence: Int64 = 0
+    /// The lease's end as written by the claim (Unix ms, the claimer's clock).
+    public var leaseUntilMillis: Int64 = 0
+    /// 0 for jobs planned at ingest; n for the n-th replay of the event. Part of the
+    /// idempotency key, so a replay is new work upstream.
+    public var generation: Int = 0
+    /// Claimed alone, as a suspect of crashing the process (the poison-job guard).
+    public var solo = false
 }
 
 public struct StoredRuleVersion: Sendable, Hashable {
@@ -111,22 +121,26 @@ public struct JobUpdate: Sendable {
         case retry(atMillis: Int64, error: String, uncertain: Bool)
         /// Permanently failed: a dead letter until someone retries it.
         case dead(error: String)
-        /// Handed back untried (shutdown, open breaker); `uncertain` when a request was
-        /// in flight.
+        /// Handed back untried (shutdown); `uncertain` when a request was in flight.
         case released(uncertain: Bool)
+        /// Handed back untried until `untilMillis` without spending an attempt: the
+        /// target cannot take requests now (no token, open breaker, paused on 401/403).
+        case deferred(untilMillis: Int64, reason: String)
     }
 
     public var jobSeq: Int64
-    public var leaseOwner: String
+    /// The claim's fencing token (``ClaimedJob/fence``): the report applies only while
+    /// it is still the job's current claim.
+    public var fence: Int64
     public var change: Change
     public var attempt: AttemptRecord?
     public var link: LinkRecord?
     public var nowMillis: Int64
 
-    public init(jobSeq: Int64, leaseOwner: String, change: Change, attempt: AttemptRecord? = nil,
+    public init(jobSeq: Int64, fence: Int64, change: Change, attempt: AttemptRecord? = nil,
                 link: LinkRecord? = nil, nowMillis: Int64) {
         self.jobSeq = jobSeq
-        self.leaseOwner = leaseOwner
+        self.fence = fence
         self.change = change
         self.attempt = attempt
         self.link = link
@@ -236,4 +250,28 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A held lease to renew: the job and the fencing token of its claim.
+public struct LeaseRef: Sendable, Hashable {
+    public var jobSeq: Int64
+    public var fence: Int64
+
+    public init(jobSeq: Int64, fence: Int64) {
+        self.jobSeq = jobSeq
+        self.fence = fence
+    }
+}
+
+/// What ``Store/recoverJobs(expiredBeforeMillis:maxCrashes:nowMillis:)`` did.
+public struct RecoveryResult: Sendable, Hashable {
+    /// Interrupted jobs handed back as suspects (their next run is alone).
+    public var suspects: Int
+    /// Jobs set aside as poison: their run was cut short `maxCrashes` times.
+    public var poisoned: Int
+
+    public init(suspects: Int = 0, poisoned: Int = 0) {
+        self.suspects = suspects
+        self.poisoned = poisoned
+    }
 }

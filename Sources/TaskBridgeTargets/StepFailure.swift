@@ -10,6 +10,18 @@ public struct StepFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var sent: Bool
     /// The target's breaker is open: hand the job back without spending an attempt.
     public var breakerOpen = false
+    /// Nothing was sent and the target cannot take requests for this long (open
+    /// breaker, paused after 401/403): the job waits without spending an attempt.
+    public var deferSeconds: Double?
+    /// The job's lease was lost before the request could leave: the worker stops and
+    /// writes nothing (another worker owns the job now).
+    public var leaseLost = false
+
+    public static func lostLease(_ reason: String) -> StepFailure {
+        var f = StepFailure(.retryable, reason)
+        f.leaseLost = true
+        return f
+    }
 
     public init(_ failureClass: FailureClass, _ reason: String, status: Int? = nil, retryAfterSeconds: Double? = nil, sent: Bool = false) {
         self.failureClass = failureClass

@@ -2,25 +2,140 @@ import Foundation
 import GroupChatFake
 import Testing
 import TaskBridgeCore
+import TaskBridgeServer
 import TaskBridgeStore
 import TaskBridgeTestSupport
 
 @Suite struct DeliveryFailureTests {
     let issue = Fixtures.bytes("sentry/issue.created.json")
 
-    @Test func aRejectedTokenDeadLettersAtOnceAndCountsAnAuthFailure() async throws {
+    /// A revoked token is the operator's problem: the target pauses, no job is dead-
+    /// lettered or spends an attempt, and a reload with a new token resumes delivery.
+    @Test func aRejectedTokenPausesTheTargetUntilANewTokenIsLoaded() async throws {
         let fake = GroupChatFake()
-        var env = TestEnv.values
-        env["TEST_GC_TOKEN"] = "gck_revoked"
-        try await withBridge(env: env, fake: fake, dispatcher: true) { bridge async throws in
-            _ = try await bridge.sentry(issue, resource: "issue", requestID: "t1")
-            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "dead")).count == 1 })
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-token-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        try "gck_revoked".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = testConfig().replacingOccurrences(of: #""token": {"env": "TEST_GC_TOKEN"}"#, with: #""token": {"file": "\#(tokenFile)"}"#)
+        try await withBridge(config: config, fake: fake, dispatcher: true) { bridge async throws in
+            for i in 0..<5 {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("70\(i)"))])
+                _ = try await bridge.sentry(body, resource: "issue", requestID: "t\(i)")
+            }
+            #expect(try await eventually {
+                try await bridge.get("/metrics").text.contains(#"taskbridge_target_auth_failures_total{target="groupchat"}"#)
+            })
+            // Give a full-speed loop time to show itself: there is none.
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            let jobs = try await bridge.store.listJobs(JobFilter())
+            #expect(jobs.count == 5)
+            #expect(jobs.allSatisfy { $0.state == "pending" && $0.attempts == 0 })
+            #expect(jobs.allSatisfy { ($0.lastError ?? "").contains("paused") || $0.lastError == nil })
+            #expect(!jobs.contains { ($0.lastError ?? "").contains("gck_revoked") })
+            #expect(fake.requests.count <= 5, "at most the requests in flight when the pause began, then one probe per backoff")
+            // The operator rotates the token file and reloads (SIGHUP): deliveries resume.
+            try GroupChatFake.workspaceKey.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            await RuleReloader(runtime: bridge.runtime).reload(reason: "test")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 5 })
+            #expect(fake.tasks.count == 5)
+        }
+    }
+
+    /// A step whose target has no token waits; it is not handed back due at once and
+    /// claimed again in a loop of writes.
+    @Test func aStepForATargetWithoutATokenWaitsInsteadOfSpinning() async throws {
+        let fake = GroupChatFake()
+        let config = testConfig(rules: ["rules/*.json"]).replacingOccurrences(of: #""targets": {"#, with: #"""
+            "targets": {
+                "unset": {"kind": "groupchat", "baseURL": "{{FAKE}}", "token": {"env": "TEST_UNSET_TOKEN"}},
+            """#)
+        let rules = """
+        {"rules": [{"id": "two-targets", "sources": ["sentry"], "events": ["issue.created"], "target": "groupchat", "do": [
+          {"id": "t", "action": "task.create", "title": "{{ body.data.issue.title }}"},
+          {"action": "task.update", "target": "unset", "task": {"step": "t"}, "title": "x"}
+        ]}]}
+        """
+        try await withBridge(config: config, ruleFiles: ["r.json": rules], fake: fake, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "n1")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter()).first?.step == 1 })
+            let waited = try await eventually { try await bridge.store.listJobs(JobFilter()).first?.state == "pending" }
+            let seen = try await bridge.store.listJobs(JobFilter()).first
+            #expect(waited, "\(String(describing: seen))")
             let job = try #require(try await bridge.store.listJobs(JobFilter()).first)
-            #expect(job.attempts == 1)
-            #expect(job.lastError == "GET /api/v1/projects answered 401: Unauthorized (check the target's token and workspace)")
-            #expect(!(job.lastError ?? "").contains("gck_revoked"))
-            let metrics = try await bridge.get("/metrics").text
-            #expect(metrics.contains(#"taskbridge_target_auth_failures_total{target="groupchat"} 1"#))
+            #expect(job.dueAtMillis > WallClock.nowMillis() + 20_000, "the step waits before it is looked at again")
+            #expect(job.attempts == 0)
+            #expect(job.lastError?.contains("target unset has no token") == true, "\(job.lastError ?? "nil")")
+        }
+    }
+
+    /// A create that outlives its lease (upstream answers in 7 s, lease 5 s) is sent
+    /// once: the lease is renewed while the step waits.
+    @Test func aStepThatOutlivesItsLeaseIsSentOnce() async throws {
+        let fake = GroupChatFake(chaos: FakeChaos(slow: 1, slowSeconds: 7, slowBeforeApplying: true, only: ["POST /api/v1/tasks"]))
+        let config = testConfig(target: #", "timeoutSeconds": 30"#)
+            .replacingOccurrences(of: #""delivery": {"#, with: #""delivery": {"leaseSeconds": 5, "#)
+        try await withBridge(config: config, fake: fake, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "l1")
+            #expect(try await eventually(30) { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+            #expect(fake.requests("POST", "/api/v1/tasks").count == 1)
+            #expect(fake.tasks.count == 1)
+        }
+    }
+
+    /// A runner whose job is taken over (its claim is no longer current) stops at once:
+    /// it sends nothing more and writes nothing.
+    @Test func aRunnerThatLostItsLeaseStops() async throws {
+        let fake = GroupChatFake(chaos: FakeChaos(slow: 1, slowSeconds: 4, only: ["POST /api/v1/tasks"]))
+        let config = testConfig(rules: ["rules/*.json"])
+            .replacingOccurrences(of: #""delivery": {"#, with: #""delivery": {"leaseSeconds": 5, "#)
+        let rules = """
+        {"rules": [{"id": "create-then-move", "sources": ["sentry"], "events": ["issue.created"], "do": [
+          {"id": "t", "action": "task.create", "title": "{{ body.data.issue.title }}"},
+          {"action": "task.update", "task": {"step": "t"}, "title": "second step"}
+        ]}]}
+        """
+        try await withBridge(config: config, ruleFiles: ["r.json": rules], fake: fake, dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "x1")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter()).first?.state == "running" })
+            try await Task.sleep(nanoseconds: 1_000_000_000)  // the create is in flight (4 s)
+            // Another worker takes the job over while the create is in flight.
+            _ = try await bridge.store.recoverJobs(expiredBeforeMillis: Int64.max, maxCrashes: 3, nowMillis: WallClock.nowMillis())
+            let other = try #require(try await bridge.store.claimSuspect(targets: ["groupchat"], owner: "other-worker",
+                                                                         nowMillis: WallClock.nowMillis(), leaseMillis: 600_000))
+            try await Task.sleep(nanoseconds: 6_000_000_000)
+            #expect(fake.requests("PATCH", "/api/v1/tasks").isEmpty, "the old runner must not run the next step")
+            let job = try #require(try await bridge.store.listJobs(JobFilter()).first)
+            #expect(job.state == "running")
+            #expect(job.step == 0, "the old runner's progress was not recorded")
+            #expect(try await bridge.store.update(JobUpdate(jobSeq: other.seq, fence: other.fence, change: .released(uncertain: true),
+                                                            nowMillis: WallClock.nowMillis())))
+        }
+    }
+
+    /// A replay is new work: new idempotency keys and markers, so an upstream that
+    /// honours `Idempotency-Key` does not answer it from its cache.
+    @Test func aReplayUsesNewIdempotencyKeys() async throws {
+        let fake = GroupChatFake()
+        fake.honourIdempotencyKeys()
+        let rules = """
+        {"rules": [{"id": "every-issue", "sources": ["sentry"], "events": ["issue.created"], "do": [
+          {"action": "task.create", "title": "{{ body.data.issue.title }}"}
+        ]}]}
+        """
+        try await withBridge(config: testConfig(rules: ["rules/*.json"]), ruleFiles: ["r.json": rules], fake: fake,
+                             dispatcher: true) { bridge async throws in
+            _ = try await bridge.sentry(issue, resource: "issue", requestID: "p1")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+            let id = try #require(try await bridge.store.listEvents(EventFilter()).first?.id)
+            let replay = try await bridge.post("/admin/api/events/\(id)/replay", [("Authorization", "Bearer \(TestEnv.adminToken)")], [])
+            #expect(replay.status.code == 200)
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 2 })
+            let keys = fake.requests("POST", "/api/v1/tasks").compactMap { $0.headers["idempotency-key"] }
+            #expect(keys.count == 2)
+            #expect(Set(keys).count == 2)
+            #expect(fake.tasks.count == 2)
+            let markers = fake.tasks.compactMap { $0["description"]?.stringValue }
+            #expect(Set(markers).count == 2)
         }
     }
 
@@ -84,13 +199,14 @@ import TaskBridgeTestSupport
             let dead = try await bridge.store.listJobs(JobFilter(state: "dead"))
             #expect(dead.count == 1)
             // Alone or in a batch (timing decides), the failure names the task.
-            #expect(["batch update of task task_7 failed: Task not found",
+            #expect(["batch update of task task_7 failed (Task not found); sent again alone: PATCH /api/v1/tasks for task task_7 answered 404: Task not found",
                      "PATCH /api/v1/tasks for task task_7 answered 404: Task not found"].contains(dead.first?.lastError ?? ""))
             let batches = fake.requests("POST", "/api/v1/tasks/batch")
             #expect(!batches.isEmpty)
             let batched = batches.compactMap { $0.body?["operations"]?.arrayValue?.count }.reduce(0, +)
             let single = fake.requests("PATCH", "/api/v1/tasks").count
-            #expect(batched + single == 50)
+            // 50 updates; one that failed in a batch is sent again alone to classify it.
+            #expect(batched + single == 50 || (batched + single == 51 && single >= 1))
             #expect(batches.allSatisfy { ($0.body?["operations"]?.arrayValue?.count ?? 0) <= 200 })
             #expect(fake.tasks.filter { $0["completed"] == true }.count == 49)
         }

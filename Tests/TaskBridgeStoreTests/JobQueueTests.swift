@@ -10,7 +10,7 @@ import TaskBridgeTestSupport
     }
 
     func succeed(_ store: SQLiteStore, _ j: ClaimedJob, owner: String = "w1", now: Int64 = 10_001) async throws {
-        #expect(try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: owner, change: .succeeded(outputs: [:]), nowMillis: now)))
+        #expect(try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .succeeded(outputs: [:]), nowMillis: now)))
     }
 
     @Test func onlyTheHeadOfEachOrderingKeyIsClaimable() async throws {
@@ -32,13 +32,13 @@ import TaskBridgeTestSupport
             _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", key: "k")]))
             _ = try await store.ingest(event("e2", key: "2", at: 2, jobs: [job("b", key: "k")]))
             let a = try #require(try await claim(store).first)
-            #expect(try await store.update(JobUpdate(jobSeq: a.seq, leaseOwner: "w1",
+            #expect(try await store.update(JobUpdate(jobSeq: a.seq, fence: a.fence,
                                                      change: .retry(atMillis: 50_000, error: "503", uncertain: false), nowMillis: 10_001)))
             #expect(try await claim(store, now: 20_000).isEmpty, "b must wait while a is retrying")
             let again = try #require(try await claim(store, now: 50_000).first)
             #expect(again.ruleId == "a")
             #expect(again.attempts == 1)
-            #expect(try await store.update(JobUpdate(jobSeq: again.seq, leaseOwner: "w1", change: .dead(error: "400 bad"), nowMillis: 50_001)))
+            #expect(try await store.update(JobUpdate(jobSeq: again.seq, fence: again.fence, change: .dead(error: "400 bad"), nowMillis: 50_001)))
             #expect(try await claim(store, now: 50_002).map(\.ruleId) == ["b"])
             let dead = try await store.listJobs(JobFilter(state: "dead"))
             #expect(dead.map(\.ruleId) == ["a"])
@@ -46,28 +46,101 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func anExpiredLeaseIsClaimedAgainAsUncertainAndTheOldOwnerLosesIt() async throws {
+    @Test func anExpiredLeaseIsTakenBackAsAnUncertainSuspectAndTheOldClaimCannotWrite() async throws {
         try await withStore { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let held = try #require(try await claim(store, owner: "old", now: 10_000, lease: 5_000).first)
             #expect(held.uncertain == false)
-            #expect(try await claim(store, owner: "new", now: 14_999).isEmpty)
-            let taken = try #require(try await claim(store, owner: "new", now: 15_001).first)
+            #expect(try await store.recoverJobs(expiredBeforeMillis: 14_999, maxCrashes: 3, nowMillis: 14_999) == RecoveryResult())
+            #expect(try await store.recoverJobs(expiredBeforeMillis: 15_001, maxCrashes: 3, nowMillis: 15_001) == RecoveryResult(suspects: 1))
+            #expect(try await claim(store, owner: "new", now: 15_001).isEmpty, "a suspect is not claimed with other jobs")
+            let taken = try #require(try await store.claimSuspect(targets: ["gc"], owner: "new", nowMillis: 15_001, leaseMillis: 5_000))
             #expect(taken.seq == held.seq)
             #expect(taken.uncertain)
-            let accepted = try await store.update(JobUpdate(jobSeq: held.seq, leaseOwner: "old", change: .succeeded(outputs: [:]), nowMillis: 15_002))
-            #expect(accepted == false)
-            try await succeed(store, taken, owner: "new", now: 15_003)
+            #expect(taken.solo)
+            #expect(taken.fence > held.fence)
+            let stale = try await store.update(JobUpdate(jobSeq: held.seq, fence: held.fence, change: .succeeded(outputs: [:]), nowMillis: 15_002))
+            #expect(stale == false)
+            #expect(try await store.renewLeases([LeaseRef(jobSeq: held.seq, fence: held.fence)], untilMillis: 99_000, nowMillis: 15_002).isEmpty)
+            #expect(try await store.renewLeases([LeaseRef(jobSeq: taken.seq, fence: taken.fence)], untilMillis: 99_000, nowMillis: 15_002) == [taken.seq])
+            try await succeed(store, taken, now: 15_003)
         }
     }
 
-    @Test func orphansOfADeadProcessAreResumedAsUncertain() async throws {
+    @Test func aRenewedLeaseIsNotTakenBack() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            let held = try #require(try await claim(store, now: 10_000, lease: 5_000).first)
+            #expect(try await store.renewLeases([LeaseRef(jobSeq: held.seq, fence: held.fence)], untilMillis: 20_000, nowMillis: 14_000) == [held.seq])
+            #expect(try await store.recoverJobs(expiredBeforeMillis: 19_999, maxCrashes: 3, nowMillis: 19_999) == RecoveryResult())
+            // A shorter renewal never shortens the lease.
+            _ = try await store.renewLeases([LeaseRef(jobSeq: held.seq, fence: held.fence)], untilMillis: 16_000, nowMillis: 15_000)
+            #expect(try await store.recoverJobs(expiredBeforeMillis: 19_999, maxCrashes: 3, nowMillis: 19_999) == RecoveryResult())
+            try await succeed(store, held, now: 19_999)
+        }
+    }
+
+    @Test func orphansOfADeadProcessAreResumedAsUncertainSuspects() async throws {
         try await withStore { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             _ = try await claim(store)
-            #expect(try await store.recoverOrphanedJobs(nowMillis: 10_500) == 1)
-            let resumed = try #require(try await claim(store, owner: "w2", now: 10_600).first)
+            #expect(try await store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: 3, nowMillis: 10_500) == RecoveryResult(suspects: 1))
+            #expect(try await store.nextSuspectDueMillis(targets: ["gc"]) != nil)
+            let resumed = try #require(try await store.claimSuspect(targets: ["gc"], owner: "w2", nowMillis: 10_600, leaseMillis: 60_000))
             #expect(resumed.uncertain)
+        }
+    }
+
+    @Test func aJobThatKeepsCrashingTheProcessWhileAloneBecomesADeadLetter() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job("poison")]))
+            _ = try await store.ingest(event("e2", key: "2", jobs: [job("innocent")]))
+            // Both are in flight when the process dies: both become suspects, crashes = 1.
+            #expect(try await claim(store).count == 2)
+            #expect(try await store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: 3, nowMillis: 10_100) == RecoveryResult(suspects: 2))
+            // The first suspect runs alone and crashes the process again, twice.
+            for crash in 2...3 {
+                let alone = try #require(try await store.claimSuspect(targets: ["gc"], owner: "w", nowMillis: 10_200, leaseMillis: 60_000))
+                #expect(alone.ruleId == "poison")
+                let r = try await store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: 3, nowMillis: 10_300)
+                #expect(r == (crash < 3 ? RecoveryResult(suspects: 1) : RecoveryResult(poisoned: 1)))
+            }
+            let dead = try await store.listJobs(JobFilter(state: "dead"))
+            #expect(dead.map(\.ruleId) == ["poison"])
+            #expect(dead.first?.lastError?.contains("poison job") == true)
+            #expect(dead.first?.lastError?.contains("3 times") == true)
+            // The bystander was interrupted once, among others: it runs (alone) and succeeds.
+            let innocent = try #require(try await store.claimSuspect(targets: ["gc"], owner: "w", nowMillis: 10_400, leaseMillis: 60_000))
+            #expect(innocent.ruleId == "innocent")
+            try await succeed(store, innocent, now: 10_401)
+            // A retried poison job keeps running alone first.
+            #expect(try await store.retryJob(id: dead[0].id, nowMillis: 10_500))
+            #expect(try await claim(store, now: 10_600).isEmpty)
+            #expect(try await store.claimSuspect(targets: ["gc"], owner: "w", nowMillis: 10_600, leaseMillis: 60_000)?.ruleId == "poison")
+        }
+    }
+
+    @Test func aDeferredJobWaitsWithoutSpendingAnAttempt() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            let j = try #require(try await claim(store, now: 10_000).first)
+            #expect(try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence,
+                                                     change: .deferred(untilMillis: 40_000, reason: "paused: 401"), nowMillis: 10_001)))
+            #expect(try await claim(store, now: 39_999).isEmpty)
+            #expect(try await store.nextDueMillis(targets: ["gc"]) == 40_000)
+            #expect(try await store.nextDueMillis(targets: ["other"]) == nil)
+            let again = try #require(try await claim(store, now: 40_000).first)
+            #expect(again.attempts == 0)
+        }
+    }
+
+    @Test func aReplayPlansANewGeneration() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
+            #expect(try await claim(store).first?.generation == 0)
+            _ = try await store.addJobs(eventId: "e1", jobs: [job()], nowMillis: 10_100)
+            _ = try await store.addJobs(eventId: "e1", jobs: [job()], nowMillis: 10_200)
+            #expect(try await claim(store, now: 10_300).map(\.generation) == [1, 2])
         }
     }
 
@@ -75,18 +148,18 @@ import TaskBridgeTestSupport
         try await withStore { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let j = try #require(try await claim(store).first)
-            _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: .retry(atMillis: 10_000, error: "x", uncertain: true), nowMillis: 10_000))
+            _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .retry(atMillis: 10_000, error: "x", uncertain: true), nowMillis: 10_000))
             let j2 = try #require(try await claim(store).first)
             #expect(j2.attempts == 1)
             #expect(j2.uncertain)
             let outputs: [String: JSONValue] = ["create": ["task": ["id": "task_9"]]]
             let ok = try await store.update(JobUpdate(
-                jobSeq: j2.seq, leaseOwner: "w1", change: .progressed(nextStep: 1, outputs: outputs, leaseUntilMillis: 99_000),
+                jobSeq: j2.seq, fence: j2.fence, change: .progressed(nextStep: 1, outputs: outputs, leaseUntilMillis: 99_000),
                 attempt: AttemptRecord(step: 0, startedAtMillis: 10_000, latencyMillis: 3.5, status: 200, outcome: "ok", error: nil,
                                        request: "POST /api/v1/tasks {}", response: "{}"),
                 link: LinkRecord(target: "gc", key: "sentry-issue:1", taskId: "task_9", projectId: "proj"), nowMillis: 10_002))
             #expect(ok)
-            _ = try await store.update(JobUpdate(jobSeq: j2.seq, leaseOwner: "w1", change: .released(uncertain: false), nowMillis: 10_003))
+            _ = try await store.update(JobUpdate(jobSeq: j2.seq, fence: j2.fence, change: .released(uncertain: false), nowMillis: 10_003))
             let j3 = try #require(try await claim(store, now: 10_004).first)
             #expect(j3.step == 1)
             #expect(j3.attempts == 0)
@@ -103,7 +176,7 @@ import TaskBridgeTestSupport
         try await withStore { store, _ async throws in
             for i in 0..<3 { _ = try await store.ingest(event("e\(i)", key: "\(i)", jobs: [job("r\(i)")])) }
             for j in try await claim(store) {
-                _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: .dead(error: "gone"), nowMillis: 10_001))
+                _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .dead(error: "gone"), nowMillis: 10_001))
             }
             let one = try #require(try await store.listJobs(JobFilter(ruleId: "r0")).first)
             #expect(try await store.retryJob(id: one.id, nowMillis: 20_000))
@@ -132,7 +205,7 @@ import TaskBridgeTestSupport
             _ = try await store.ingest(event("new-done", key: "4", at: 90_000, jobs: [job("c")]))
             for j in try await claim(store, now: 100_000) {
                 let change: JobUpdate.Change = j.ruleId == "b" ? .dead(error: "x") : .succeeded(outputs: [:])
-                _ = try await store.update(JobUpdate(jobSeq: j.seq, leaseOwner: "w1", change: change,
+                _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: change,
                                                      attempt: AttemptRecord(step: 0, startedAtMillis: 100_000, latencyMillis: 1, status: 200,
                                                                             outcome: "ok", error: nil, request: nil, response: nil),
                                                      nowMillis: 100_001))
@@ -150,7 +223,7 @@ import TaskBridgeTestSupport
             #expect(stats.jobsByState == ["pending": 2])
             #expect(stats.dueByTarget == ["gc": 1, "other": 1])
             #expect(stats.oldestDueAgeSeconds["gc"] == 3)
-            #expect(try await store.nextDueMillis() == 1_000)
+            #expect(try await store.nextDueMillis(targets: ["gc"]) == 1_000)
         }
     }
 }
@@ -173,7 +246,7 @@ import TaskBridgeTestSupport
                     _ = try await store.ingest(event("e\(i)", key: "k\(i)", jobs: [job("r")]))
                     let claimed = try #require(try await store.claimJobs(target: "gc", limit: 1000, owner: "w", nowMillis: 9_999_999,
                                                                         leaseMillis: 60_000).first { $0.ruleId == "r" })
-                    _ = try await store.update(JobUpdate(jobSeq: claimed.seq, leaseOwner: "w", change: .succeeded(outputs: [:]),
+                    _ = try await store.update(JobUpdate(jobSeq: claimed.seq, fence: claimed.fence, change: .succeeded(outputs: [:]),
                                                          link: LinkRecord(target: "gc", key: "link-\(i)", taskId: "task_\(i)", projectId: nil),
                                                          nowMillis: 10_000_000))
                     let seen = try await store.link(target: "gc", key: "link-\(i)")

@@ -13,6 +13,8 @@ import TaskBridgeCore
         let sent = Mutex<[GroupChatRequest]>([])
         let held = Mutex<CheckedContinuation<Void, Never>?>(nil)
         let holdFirst = Mutex(true)
+        /// A task whose operation fails inside a batch call with an internal error.
+        let failBatchOperation = Mutex<String?>(nil)
 
         func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
             let n = sent.withLock { s -> Int in
@@ -26,8 +28,10 @@ import TaskBridgeCore
             let body = try! JSONParser.parse(request.serializedBody ?? "{}").objectValue ?? [:]
             let answer: JSONValue
             do throws(FakeWorkspace.Failure) {
+                let failing = failBatchOperation.withLock { $0 }
                 answer = try workspace.withLock { w throws(FakeWorkspace.Failure) in
-                    request.path == "/api/v1/tasks/batch" ? try w.batch(body) : try w.updateTask(body)
+                    guard request.path == "/api/v1/tasks/batch" else { return try w.updateTask(body) }
+                    return try w.batch(body, failing: { $0.stringValue == failing })
                 }
             } catch {
                 return (GroupChatResponse(status: error.status, body: Array(#"{"error":"x"}"#.utf8)), WireRecord(request: request.description, status: error.status, latencyMillis: 0, response: nil))
@@ -132,6 +136,64 @@ import TaskBridgeCore
         }
         #expect(task(try #require(results[1]))?["id"]?.stringValue == ids[1])
         guard case .failed(let failure, _)? = results[2] else { Issue.record("expected a failure"); return }
-        #expect(failure.reason == "batch update of task \(ids[2]) failed: Task not found")
+        // The failed operation is sent again alone, and its 404 classifies it: permanent.
+        #expect(failure.failureClass == .permanent)
+        #expect(failure.status == 404)
+        #expect(failure.reason.hasPrefix("batch update of task \(ids[2]) failed (Task not found); sent again alone: PATCH /api/v1/tasks for task \(ids[2]) answered 404"))
+        #expect(transport.sent.withLock { $0.last?.path } == "/api/v1/tasks")
+    }
+
+    /// A transient per-operation error (the batch call answered 200) is not a dead
+    /// letter: sent again alone, the update succeeds.
+    @Test func aTransientOperationErrorIsClassifiedLikeASingleRequest() async throws {
+        let transport = WorkspaceTransport()
+        let ids = try makeTasks(transport, 3)
+        transport.failBatchOperation.withLock { $0 = ids[2] }
+        let coalescer = BatchCoalescer(transport: transport, maxOperations: 200, maxCallsInFlight: 1, wallClock: { 1_700_000_000 })
+        let results = try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
+            group.addTask { (0, await coalescer.update(id: ids[0], fields: ["completed": true], idempotencyKey: "k0", fullTask: false)) }
+            while !transport.isHolding { await Task.yield() }
+            for i in 1...2 {
+                group.addTask { (i, await coalescer.update(id: ids[i], fields: ["completed": true], idempotencyKey: "k\(i)", fullTask: false)) }
+            }
+            while await coalescer.queuedCount < 2 { await Task.yield() }
+            transport.release()
+            var out: [Int: BatchCoalescer.ItemResult] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        #expect(task(try #require(results[2]))?["completed"] == true)
+        #expect(transport.workspace.withLock { $0.task(ids[2])?["completed"] } == true)
+        guard case .ok(_, let record)? = results[2] else { Issue.record("expected success"); return }
+        #expect(record.request.contains("failed in the batch: Internal error (injected); sent again alone"))
+    }
+
+    /// A job whose lease is lost before the call leaves is left out of it.
+    @Test func anOperationWhoseJobLostItsLeaseIsNotSent() async throws {
+        struct Lost: SendGuard {
+            func admit(forSeconds seconds: Double) async throws(StepFailure) { throw .lostLease("lost") }
+        }
+        let transport = WorkspaceTransport()
+        let ids = try makeTasks(transport, 3)
+        let coalescer = BatchCoalescer(transport: transport, maxOperations: 200, maxCallsInFlight: 1, wallClock: { 1_700_000_000 })
+        let results = try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
+            group.addTask { (0, await coalescer.update(id: ids[0], fields: ["completed": true], idempotencyKey: "k0", fullTask: false)) }
+            while !transport.isHolding { await Task.yield() }
+            group.addTask { (1, await coalescer.update(id: ids[1], fields: ["completed": true], idempotencyKey: "k1", fullTask: false)) }
+            group.addTask {
+                (2, await SendGuards.$current.withValue(Lost()) {
+                    await coalescer.update(id: ids[2], fields: ["completed": true], idempotencyKey: "k2", fullTask: false)
+                })
+            }
+            while await coalescer.queuedCount < 2 { await Task.yield() }
+            transport.release()
+            var out: [Int: BatchCoalescer.ItemResult] = [:]
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        guard case .failed(let failure, _)? = results[2] else { Issue.record("expected a failure"); return }
+        #expect(failure.leaseLost)
+        #expect(transport.workspace.withLock { $0.task(ids[2])?["completed"] } == false)
+        #expect(transport.workspace.withLock { $0.task(ids[1])?["completed"] } == true)
     }
 }

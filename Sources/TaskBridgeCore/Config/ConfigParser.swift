@@ -62,7 +62,8 @@ public enum ConfigParser {
             if let t = o.node("token") { config.admin.token = t.value.isNull ? nil : SecretReference.read(t) }
         }
         if let n = root.node("delivery"),
-           let o = n.object(allowed: ["maxInFlight", "leaseSeconds", "pollIntervalSeconds", "shutdownGraceSeconds"]) {
+           let o = n.object(allowed: ["maxInFlight", "leaseSeconds", "pollIntervalSeconds", "shutdownGraceSeconds", "maxCrashes"]) {
+            if let v = o.int("maxCrashes", in: 1...100) { config.delivery.maxCrashes = v }
             if let v = o.int("maxInFlight", in: 1...100_000) { config.delivery.maxInFlight = v }
             if let v = o.double("leaseSeconds", in: 5...86_400) { config.delivery.leaseSeconds = v }
             if let v = o.double("pollIntervalSeconds", in: 0.01...60) { config.delivery.pollIntervalSeconds = v }

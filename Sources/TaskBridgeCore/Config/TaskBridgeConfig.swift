@@ -156,6 +156,9 @@ public struct DeliverySettings: Sendable {
     public var pollIntervalSeconds = 1.0
     /// On SIGTERM, in-flight steps get this long to finish before they are released.
     public var shutdownGraceSeconds = 10.0
+    /// The poison-job guard: a job whose run a process crash cut short this many times
+    /// (the last time while it ran alone) becomes a dead letter instead of crash-looping.
+    public var maxCrashes = 3
     public init() {}
 }
 

@@ -19,6 +19,7 @@ public struct RuleReloader: Service {
     /// Loads and installs the rule files; returns the problems if the set is invalid.
     @discardableResult
     public func reload(reason: String) async -> [Diagnostic] {
+        await runtime.runReloadHooks()
         do {
             let (rules, files) = try ConfigLoader.loadRules(config: runtime.config, configPath: runtime.configPath)
             try await runtime.install(rules)

@@ -70,6 +70,18 @@ public final class TaskBridgeRuntime: Sendable {
     /// from the cached result or joined a check in flight).
     public var readinessStoreChecks: Int { readiness.storeChecks }
 
+    private let reloadHooks = Mutex<[@Sendable () async -> Void]>([])
+
+    /// Runs `hook` on every reload (SIGHUP or changed rule files): the dispatcher reads
+    /// target credentials again there.
+    func onReload(_ hook: @escaping @Sendable () async -> Void) {
+        reloadHooks.withLock { $0.append(hook) }
+    }
+
+    func runReloadHooks() async {
+        for hook in reloadHooks.withLock({ $0 }) { await hook() }
+    }
+
     /// Swaps in a validated rule set, after recording its versions so the dispatcher can
     /// always find the version a job was planned with.
     public func install(_ rules: RuleSet) async throws {

@@ -16,6 +16,7 @@ public final class Dispatcher: Service, Sendable {
     let client: HTTPClient
     let settings: DeliverySettings
     let owner: String
+    let keeper: LeaseKeeper
     private let inFlight = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     /// Jobs claimed per target in one go (measured: 1,024 drains a backlog ~7% faster than 256).
@@ -42,6 +43,14 @@ public final class Dispatcher: Service, Sendable {
         self.targets = targets
         self.owner = Identifier.make(prefix: "worker", millis: WallClock.nowMillis())
         self.runner = JobRunner(runtime: runtime, targets: targets, owner: owner, leaseMillis: Int64(settings.leaseSeconds * 1000))
+        self.keeper = LeaseKeeper(store: runtime.store, leaseSeconds: settings.leaseSeconds, maxCrashes: settings.maxCrashes,
+                                  logger: runtime.logger)
+        let targetList = Array(targets.values)
+        let logger = runtime.logger
+        let secrets = runtime.secrets
+        runtime.onReload {
+            for t in targetList { if let line = t.reloadCredentials(secrets: secrets) { logger.notice("\(line)") } }
+        }
     }
 
     public var jobsInFlight: Int { inFlight.load(ordering: .relaxed) }
@@ -51,18 +60,18 @@ public final class Dispatcher: Service, Sendable {
     }
 
     public func run() async throws {
-        let recovered: Int
+        let recovered: RecoveryResult
         do {
-            recovered = try await runtime.store.recoverOrphanedJobs(nowMillis: WallClock.nowMillis())
+            recovered = try await runtime.store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: settings.maxCrashes,
+                                                            nowMillis: WallClock.nowMillis())
         } catch {
             try? await client.shutdown()
             throw error
         }
-        if recovered > 0 {
-            runtime.logger.notice("resuming \(recovered) job(s) a previous process left running; their current step is reconciled before it is sent again")
-        }
+        reportRecovered(recovered, atStart: true)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
+                group.addTask { await self.keeper.run { self.reportRecovered($0, atStart: false) } }
                 await self.claimLoop(group: &group)
                 await self.drain()
                 group.cancelAll()
@@ -75,10 +84,75 @@ public final class Dispatcher: Service, Sendable {
         runtime.logger.info("dispatcher stopped", metadata: ["in_flight": "\(inFlight.load(ordering: .relaxed))"])
     }
 
+    func reportRecovered(_ r: RecoveryResult, atStart: Bool) {
+        if r.suspects > 0 {
+            runtime.logger.notice(atStart
+                ? "resuming \(r.suspects) job(s) a previous process left running; each runs alone first, and its current step is reconciled before it is sent again"
+                : "taking back \(r.suspects) job(s) whose lease expired; each runs alone first, and its current step is reconciled before it is sent again")
+            runtime.wake.signal()
+        }
+        if r.poisoned > 0 {
+            runtime.logger.error("\(r.poisoned) job(s) set aside as dead letters: a process crash cut their run short \(settings.maxCrashes) time(s) (delivery.maxCrashes); see taskbridge dlq list")
+            for _ in 0..<r.poisoned { runtime.metrics.jobFinished(target: "unknown", state: "dead", sinceReceivedSeconds: nil) }
+        }
+    }
+
+    /// Targets whose jobs can be delivered now: they have credentials, and neither an
+    /// open breaker nor an auth pause holds them back.
+    func deliverableTargets() -> [String] {
+        targets.keys.sorted().filter { name in
+            guard let t = targets[name], t.connector != nil else { return false }
+            return t.gate.breakerPermits() > 0
+        }
+    }
+
+    /// Starts one claimed job under its lease: the runner's task is cancelled the moment
+    /// the lease is lost, and the job's send guard is that lease.
+    private func start(_ job: ClaimedJob, event: StoredEvent?, group: inout DiscardingTaskGroup) {
+        inFlight.add(1, ordering: .relaxed)
+        let lease = keeper.register(job)
+        let slot = JobRunner.EventSlot(event)
+        group.addTask {
+            let task = Task {
+                await SendGuards.$current.withValue(lease) { await self.runner.run(job, event: slot, lease: lease) }
+            }
+            lease.attach(task)
+            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+            self.keeper.unregister(lease)
+            self.inFlight.subtract(1, ordering: .relaxed)
+            self.runtime.wake.signal()
+        }
+    }
+
+    /// A job that a crash interrupted runs alone: if it crashes the process again, it
+    /// alone is counted (the poison-job guard). Returns `true` while one is due, so no
+    /// other job is claimed until it has run.
+    private func runDueSuspect(_ names: [String], group: inout DiscardingTaskGroup) async -> Bool {
+        guard let due = try? await runtime.store.nextSuspectDueMillis(targets: names), due <= WallClock.nowMillis() else { return false }
+        guard inFlight.load(ordering: .relaxed) == 0 else { return true }
+        do {
+            guard let job = try await runtime.store.claimSuspect(targets: names, owner: owner, nowMillis: WallClock.nowMillis(),
+                                                                 leaseMillis: Int64(settings.leaseSeconds * 1000)) else {
+                // Held back by an earlier job with its ordering key: let that one run.
+                return false
+            }
+            let events = try await runtime.store.events(seqs: [job.eventSeq])
+            runtime.logger.notice("running a job alone: a crash cut its last run short", metadata: ["job": "\(job.id)", "target": "\(job.target)"])
+            start(job, event: events[job.eventSeq], group: &group)
+        } catch {
+            runtime.logger.error("cannot claim a suspect job", metadata: ["error": "\(error)"])
+        }
+        return true
+    }
+
     private func claimLoop(group: inout DiscardingTaskGroup) async {
-        let names = targets.keys.sorted()
         while !stopping.load(ordering: .relaxed) && !Task.isCancelled {
             var claimed = 0
+            let names = deliverableTargets()
+            if await runDueSuspect(names, group: &group) {
+                await runtime.wake.wait(upTo: min(settings.pollIntervalSeconds, 0.05))
+                continue
+            }
             for name in names {
                 guard let target = targets[name], target.connector != nil else { continue }
                 let permits = target.gate.breakerPermits()
@@ -98,15 +172,7 @@ public final class Dispatcher: Service, Sendable {
                     break
                 }
                 claimed += jobs.count
-                inFlight.add(jobs.count, ordering: .relaxed)
-                for job in jobs {
-                    let event = JobRunner.EventSlot(events[job.eventSeq])
-                    group.addTask {
-                        await self.runner.run(job, event: event)
-                        self.inFlight.subtract(1, ordering: .relaxed)
-                        self.runtime.wake.signal()
-                    }
-                }
+                for job in jobs { start(job, event: events[job.eventSeq], group: &group) }
             }
             if claimed == 0 || inFlight.load(ordering: .relaxed) >= settings.maxInFlight {
                 await runtime.wake.wait(upTo: await idleDelay())
@@ -123,7 +189,9 @@ public final class Dispatcher: Service, Sendable {
         var delay = settings.pollIntervalSeconds
         // With no target able to deliver, only the poll interval matters.
         guard targets.values.contains(where: { $0.connector != nil }) else { return delay }
-        if let due = try? await runtime.store.nextDueMillis() {
+        // Only targets that can take requests now: a held-back target's due jobs must
+        // not turn this into a busy loop (its reopening time is counted below).
+        if let due = try? await runtime.store.nextDueMillis(targets: deliverableTargets()) {
             delay = min(delay, max(0.005, Double(due - WallClock.nowMillis()) / 1000))
         }
         for t in targets.values { if let s = t.gate.breakerReopensIn() { delay = min(delay, max(0.01, s)) } }

@@ -49,26 +49,40 @@ final class JobRunner: Sendable {
         }
     }
 
-    /// `Idempotency-Key` for a step: stable per (source, event dedupe key, rule, step).
-    static func idempotencyKey(source: String, dedupeKey: String?, eventId: String, ruleId: String, step: Int) -> String {
-        let material = "\(source)|\(dedupeKey ?? eventId)|\(ruleId)|\(step)"
+    /// `Idempotency-Key` for a step: stable per (source, event dedupe key, rule, step), so
+    /// a retry is recognised upstream; a replay (generation > 0) is new work with new keys.
+    static func idempotencyKey(source: String, dedupeKey: String?, eventId: String, ruleId: String, step: Int,
+                               generation: Int = 0) -> String {
+        var material = "\(source)|\(dedupeKey ?? eventId)|\(ruleId)|\(step)"
+        if generation > 0 { material += "|replay \(generation)" }
         let digest = SHA256.hash(data: Array(material.utf8))
         return "tb_" + digest.prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
-    func finish(_ job: ClaimedJob, _ change: JobUpdate.Change, attempt: AttemptRecord? = nil, link: LinkRecord? = nil) async {
+    /// Records an outcome under the job's claim. Returns `false` when it was not
+    /// recorded — the lease is lost, or the store failed — and the runner must stop:
+    /// another worker owns the job, or will once the lease expires (and reconciles).
+    @discardableResult
+    func finish(_ job: ClaimedJob, _ lease: JobLease, _ change: JobUpdate.Change, attempt: AttemptRecord? = nil,
+                link: LinkRecord? = nil) async -> Bool {
+        guard !lease.isLost else { return false }
         do {
-            let held = try await store.update(JobUpdate(jobSeq: job.seq, leaseOwner: owner, change: change, attempt: attempt,
+            let held = try await store.update(JobUpdate(jobSeq: job.seq, fence: job.fence, change: change, attempt: attempt,
                                                         link: link, nowMillis: WallClock.nowMillis()))
-            if !held { logger.warning("job lease was lost before its outcome was recorded", metadata: ["job": "\(job.id)"]) }
+            if !held {
+                lease.lose("a report was refused: the job's claim is no longer current")
+                logger.warning("job lease was lost before its outcome was recorded", metadata: ["job": "\(job.id)"])
+            }
+            return held
         } catch {
             // The lease will expire and the job will be taken again (as uncertain).
             logger.error("could not record job outcome", metadata: ["job": "\(job.id)", "error": "\(error)"])
+            return false
         }
     }
 
-    func deadLetter(_ job: ClaimedJob, _ event: StoredEvent?, _ reason: String, attempt: AttemptRecord? = nil) async {
-        await finish(job, .dead(error: reason), attempt: attempt)
+    func deadLetter(_ job: ClaimedJob, _ lease: JobLease, _ event: StoredEvent?, _ reason: String, attempt: AttemptRecord? = nil) async {
+        guard await finish(job, lease, .dead(error: reason), attempt: attempt) else { return }
         runtime.metrics.jobFinished(target: job.target, state: "dead", sinceReceivedSeconds: nil)
         logger.error("job dead-lettered", metadata: [
             "job": "\(job.id)", "event": "\(event?.id ?? "?")", "rule": "\(job.ruleId)", "target": "\(job.target)", "reason": "\(reason)",
@@ -84,24 +98,24 @@ final class JobRunner: Sendable {
         func take() -> StoredEvent? { slot.withLock { $0.take() } }
     }
 
-    func run(_ job: ClaimedJob, event slot: EventSlot) async {
+    func run(_ job: ClaimedJob, event slot: EventSlot, lease: JobLease) async {
         guard var event = slot.take() else {
-            await deadLetter(job, nil, "the job's event is missing from the store")
+            await deadLetter(job, lease, nil, "the job's event is missing from the store")
             return
         }
         let rule: Rule
         do {
             guard let r = try await self.rule(job) else {
-                await deadLetter(job, event, "rule \(job.ruleId) version \(job.ruleVersion) is not stored")
+                await deadLetter(job, lease, event, "rule \(job.ruleId) version \(job.ruleVersion) is not stored")
                 return
             }
             rule = r
         } catch {
-            await deadLetter(job, event, "rule \(job.ruleId) version \(job.ruleVersion) no longer loads: \(error)")
+            await deadLetter(job, lease, event, "rule \(job.ruleId) version \(job.ruleVersion) no longer loads: \(error)")
             return
         }
         guard let source = runtime.config.sources[event.source] else {
-            await deadLetter(job, event, "source \(event.source) is no longer configured")
+            await deadLetter(job, lease, event, "source \(event.source) is no longer configured")
             return
         }
         let plan = readPlan(rule)
@@ -112,7 +126,7 @@ final class JobRunner: Sendable {
             let document = try WebhookAdapters.adapter(for: source).payloadDocument(headers, body: event.body)
             payload = try JSONParser.parse(document, keeping: plan.payload)
         } catch {
-            await deadLetter(job, event, "stored payload cannot be read: \(error)")
+            await deadLetter(job, lease, event, "stored payload cannot be read: \(error)")
             return
         }
         event.body = []
@@ -127,19 +141,22 @@ final class JobRunner: Sendable {
         var step = job.step
         let laterStepsRead = plan.stepsReadLater
         while step < rule.steps.count {
+            if lease.isLost { return }
             let spec = rule.steps[step]
             let rendered: RenderedStep
             do {
                 rendered = try spec.render(context, previousTask: previousTask)
             } catch {
-                await deadLetter(job, event, "\(rule.file): \(error.description)")
+                await deadLetter(job, lease, event, "\(rule.file): \(error.description)")
                 return
             }
             guard let target = targets[rendered.target], let connector = target.connector else {
-                if targets[rendered.target] != nil {
-                    await finish(job, .released(uncertain: false))
+                if let target = targets[rendered.target] {
+                    // No token: wait (without spending an attempt) rather than spin.
+                    await finish(job, lease, .deferred(untilMillis: WallClock.nowMillis() + Self.noTokenDeferMillis,
+                                                       reason: target.unavailableReason ?? "target \(rendered.target) is not available"))
                 } else {
-                    await deadLetter(job, event, "target \(rendered.target) is no longer configured")
+                    await deadLetter(job, lease, event, "target \(rendered.target) is no longer configured")
                 }
                 return
             }
@@ -148,7 +165,7 @@ final class JobRunner: Sendable {
             let started = WallClock.nowMillis()
             let result = await connector.execute(rendered, context: GroupChatConnector.StepContext(
                 idempotencyKey: Self.idempotencyKey(source: event.source, dedupeKey: event.dedupeKey, eventId: event.id,
-                                                    ruleId: rule.id, step: step),
+                                                    ruleId: rule.id, step: step, generation: job.generation),
                 uncertain: firstTry && job.uncertain,
                 fullTask: laterStepsRead.contains(spec.id),
                 lookupLink: { key in
@@ -167,46 +184,71 @@ final class JobRunner: Sendable {
                 let last = step + 1 == rule.steps.count
                 log(job, event, rule, step, rendered, attempt, "ok", nil)
                 if last {
-                    await finish(job, .succeeded(outputs: outputs), attempt: attempt, link: linkRecord)
-                    runtime.metrics.jobFinished(target: job.target, state: "succeeded",
-                                                sinceReceivedSeconds: Double(WallClock.nowMillis() - event.receivedAtMillis) / 1000)
+                    if await finish(job, lease, .succeeded(outputs: outputs), attempt: attempt, link: linkRecord) {
+                        runtime.metrics.jobFinished(target: job.target, state: "succeeded",
+                                                    sinceReceivedSeconds: Double(WallClock.nowMillis() - event.receivedAtMillis) / 1000)
+                    }
                 } else {
-                    await finish(job, .progressed(nextStep: step + 1, outputs: outputs, leaseUntilMillis: WallClock.nowMillis() + leaseMillis),
-                                 attempt: attempt, link: linkRecord)
+                    // Progress not recorded (lease lost, store failing): stop here. The next
+                    // owner resumes at this step, as uncertain, and reconciles it.
+                    guard await finish(job, lease, .progressed(nextStep: step + 1, outputs: outputs,
+                                                               leaseUntilMillis: WallClock.nowMillis() + leaseMillis),
+                                       attempt: attempt, link: linkRecord) else { return }
                 }
                 step += 1
             case .failure(let failure):
-                await handle(failure, job: job, event: event, rule: rule, step: step, firstTry: firstTry, rendered: rendered,
+                await handle(failure, job: job, lease: lease, event: event, rule: rule, step: step, firstTry: firstTry, rendered: rendered,
                              attempt: attempt, target: target)
                 return
             }
             if Task.isCancelled, step < rule.steps.count {
-                await finish(job, .released(uncertain: false))
+                await finish(job, lease, .released(uncertain: false))
                 return
             }
         }
     }
 
-    func handle(_ failure: StepFailure, job: ClaimedJob, event: StoredEvent, rule: Rule, step: Int, firstTry: Bool,
+    func handle(_ failure: StepFailure, job: ClaimedJob, lease: JobLease, event: StoredEvent, rule: Rule, step: Int, firstTry: Bool,
                 rendered: RenderedStep, attempt: AttemptRecord?, target: TargetRuntime) async {
+        if failure.leaseLost || lease.isLost { return }
         if failure.breakerOpen {
-            await finish(job, .released(uncertain: false))
+            // Nothing was sent: wait until the target takes requests again (a paused
+            // target: see `pausedDeferSeconds`).
+            let paused = target.gate.authPauseReason != nil
+            let seconds = min(failure.deferSeconds ?? 1, paused ? Self.pausedDeferSeconds : 3600)
+            await finish(job, lease, .deferred(untilMillis: WallClock.nowMillis() + (seconds.clamped(to: 0...3600) * 1000).clampedToInt64, reason: failure.reason))
             return
         }
         if Task.isCancelled {
             // Shutting down: hand the job back without spending an attempt.
             var a = attempt
             a?.outcome = "released"
-            await finish(job, .released(uncertain: failure.sent), attempt: a)
+            await finish(job, lease, .released(uncertain: failure.sent), attempt: a)
             return
         }
         switch failure.failureClass {
-        case .permanent, .authentication:
-            if failure.failureClass == .authentication { runtime.metrics.authenticationFailure(target: rendered.target) }
+        case .authentication:
+            // A refused token is the operator's problem, not the job's: pause the target,
+            // and let this job (and every other) wait without spending attempts.
+            runtime.metrics.authenticationFailure(target: rendered.target)
+            if target.gate.pauseForAuthentication(failure.reason) {
+                logger.error("target paused: it refused its credentials; its jobs wait without spending attempts until a reload brings a new token or a probe succeeds", metadata: [
+                    "target": "\(rendered.target)", "reason": "\(failure.reason)",
+                ])
+            }
+            var a = attempt
+            a?.outcome = "paused"
+            log(job, event, rule, step, rendered, a, "paused", failure.reason)
+            // Short: while paused, the target's own jobs are not claimed at all (one probe
+            // per backoff is), so this only bounds how soon they go once it resumes.
+            let wait = min(target.gate.breakerReopensIn() ?? 5, Self.pausedDeferSeconds)
+            await finish(job, lease, .deferred(untilMillis: WallClock.nowMillis() + (wait.clamped(to: 0.5...Self.pausedDeferSeconds) * 1000).clampedToInt64,
+                                               reason: "paused: \(failure.reason)"), attempt: a)
+        case .permanent:
             var a = attempt
             a?.outcome = "failed"
             log(job, event, rule, step, rendered, a, "failed", failure.reason)
-            await deadLetter(job, event, failure.reason, attempt: a)
+            await deadLetter(job, lease, event, failure.reason, attempt: a)
         case .retryable:
             let attempts = (firstTry ? job.attempts : 0) + 1
             let firstDue = firstTry ? Double(job.firstDueAtMillis) / 1000 : Double(WallClock.nowMillis()) / 1000
@@ -217,11 +259,11 @@ final class JobRunner: Sendable {
             case .retry(let at):
                 a?.outcome = "retry"
                 log(job, event, rule, step, rendered, a, "retry", failure.reason)
-                await finish(job, .retry(atMillis: Int64(at * 1000), error: failure.reason, uncertain: failure.sent), attempt: a)
+                await finish(job, lease, .retry(atMillis: Int64(at * 1000), error: failure.reason, uncertain: failure.sent), attempt: a)
             case .deadLetter(let why):
                 a?.outcome = "failed"
                 log(job, event, rule, step, rendered, a, "failed", failure.reason)
-                await deadLetter(job, event, "\(why); last error: \(failure.reason)", attempt: a)
+                await deadLetter(job, lease, event, "\(why); last error: \(failure.reason)", attempt: a)
             }
         }
     }
@@ -260,6 +302,13 @@ final class JobRunner: Sendable {
                              outcome: error == nil ? "ok" : "retry", error: error,
                              request: result.wire.map(\.request).joined(separator: "\n"), response: main.response)
     }
+
+    /// How long a job deferred by a target's auth pause waits before it is looked at
+    /// again (and so, at most, how long after a reload with a new token it resumes).
+    static let pausedDeferSeconds = 5.0
+
+    /// How long a step for a target without a token waits before it is looked at again.
+    static let noTokenDeferMillis: Int64 = 30_000
 
     func log(_ job: ClaimedJob, _ event: StoredEvent, _ rule: Rule, _ step: Int, _ rendered: RenderedStep,
              _ attempt: AttemptRecord?, _ outcome: String, _ error: String?) {

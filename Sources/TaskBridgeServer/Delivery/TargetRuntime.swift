@@ -12,6 +12,8 @@ struct TargetRuntime: Sendable {
     let policy: RetryPolicy
     let connector: GroupChatConnector?
     let unavailableReason: String?
+    /// The live transport, whose credentials a reload may replace.
+    let liveTransport: HTTPGroupChatTransport?
 
     init(config: TargetConfig, client: HTTPClient, secrets: SecretResolver, logger: Logger,
          transportOverride: (any GroupChatTransport)? = nil) {
@@ -21,6 +23,7 @@ struct TargetRuntime: Sendable {
         let wall: @Sendable () -> Double = { Double(WallClock.nowMillis()) / 1000 }
         var reason: String?
         var transport: (any GroupChatTransport)? = transportOverride
+        var live: HTTPGroupChatTransport?
         if transport == nil {
             let token: Secret?
             switch config.token.map(secrets.resolve) {
@@ -33,8 +36,9 @@ struct TargetRuntime: Sendable {
             if let token {
                 do {
                     let credentials = try GroupChatCredentials(token: token, workspaceId: workspace)
-                    transport = HTTPGroupChatTransport(client: client, baseURL: baseURL, credentials: credentials,
-                                                       timeoutSeconds: config.timeoutSeconds, gate: gate, wallClock: wall)
+                    live = HTTPGroupChatTransport(client: client, baseURL: baseURL, credentials: credentials,
+                                                  timeoutSeconds: config.timeoutSeconds, gate: gate, wallClock: wall)
+                    transport = live
                 } catch {
                     reason = "target \(config.name): \(error.reason)"
                 }
@@ -42,14 +46,30 @@ struct TargetRuntime: Sendable {
         }
         if let reason { logger.error("\(reason)") }
         self.unavailableReason = reason
+        self.liveTransport = live
         if let transport {
             let directory = GroupChatDirectory(transport: transport, ttl: config.directoryCacheSeconds, wallClock: wall)
             let batcher = config.batch.enabled
-                ? BatchCoalescer(transport: transport, maxOperations: config.batch.maxOperations, wallClock: wall) : nil
+                ? BatchCoalescer(transport: transport, maxOperations: config.batch.maxOperations,
+                                 callSeconds: config.timeoutSeconds + 1, wallClock: wall) : nil
             connector = GroupChatConnector(target: config.name, transport: transport, directory: directory,
                                            defaultProject: config.defaultProject, batcher: batcher, wallClock: wall)
         } else {
             connector = nil
         }
+    }
+}
+
+extension TargetRuntime {
+    /// Reads the target's token again (a rotated `{"file": …}` secret) and, when it
+    /// changed, uses it from the next request on and resumes a target paused on 401/403.
+    /// Returns a line for the log when something changed.
+    func reloadCredentials(secrets: SecretResolver) -> String? {
+        guard let liveTransport, case .value(let token)? = config.token.map(secrets.resolve),
+              let credentials = try? GroupChatCredentials(token: token, workspaceId: config.workspaceId?.resolve(secrets.environment))
+        else { return nil }
+        guard liveTransport.replaceCredentials(credentials) else { return nil }
+        let resumed = gate.resumeAuthentication()
+        return "target \(config.name): new credentials loaded" + (resumed ? "; deliveries resume" : "")
     }
 }

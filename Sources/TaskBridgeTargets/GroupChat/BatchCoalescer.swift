@@ -18,6 +18,8 @@ public actor BatchCoalescer {
         var idempotencyKey: String
         /// The job keeps the whole task (a later step reads it), not just its summary.
         var fullTask: Bool
+        /// The lease guard of the job this update is for (checked before its call).
+        var guardian: (any SendGuard)?
         var continuation: CheckedContinuation<ItemResult, Never>
     }
 
@@ -25,11 +27,15 @@ public actor BatchCoalescer {
     let maxOperations: Int
     let maxCallsInFlight: Int
     let wallClock: @Sendable () -> Double
+    let callSeconds: Double
     private var queue: [Pending] = []
     private var inFlight = 0
 
-    public init(transport: any GroupChatTransport, maxOperations: Int, maxCallsInFlight: Int = 2,
+    /// - Parameter callSeconds: how long one call may take (the request timeout): each
+    ///   job's lease must cover it before its operation joins a call.
+    public init(transport: any GroupChatTransport, maxOperations: Int, maxCallsInFlight: Int = 2, callSeconds: Double = 30,
                 wallClock: @escaping @Sendable () -> Double) {
+        self.callSeconds = callSeconds
         self.transport = transport
         self.maxOperations = min(200, max(1, maxOperations))
         self.maxCallsInFlight = max(1, maxCallsInFlight)
@@ -39,8 +45,10 @@ public actor BatchCoalescer {
     /// `fullTask: false` lets the call's response be parsed for the task summary only
     /// (``GroupChatConnector/taskSummaryKeys``), which is all the job keeps.
     public func update(id: String, fields: [String: JSONValue], idempotencyKey: String, fullTask: Bool = true) async -> ItemResult {
-        await withCheckedContinuation { cont in
-            queue.append(Pending(id: id, fields: fields, idempotencyKey: idempotencyKey, fullTask: fullTask, continuation: cont))
+        let guardian = SendGuards.current
+        return await withCheckedContinuation { cont in
+            queue.append(Pending(id: id, fields: fields, idempotencyKey: idempotencyKey, fullTask: fullTask, guardian: guardian,
+                                 continuation: cont))
             pump()
         }
     }
@@ -54,7 +62,9 @@ public actor BatchCoalescer {
             let items = Array(queue.prefix(n))
             queue.removeFirst(n)
             inFlight += 1
-            Task { await self.send(items) }
+            // The call is made for many jobs: each job's own guard is checked in `send`,
+            // not the guard of whichever job's task happened to start the call.
+            Task { await SendGuards.$current.withValue(nil) { await self.send(items) } }
         }
     }
 
@@ -75,22 +85,63 @@ public actor BatchCoalescer {
         return trie
     }
 
+    /// Sends one update as a plain PATCH, under its job's guard.
+    private func sendAlone(_ item: Pending, now: Double) async -> ItemResult {
+        var body = item.fields
+        body["id"] = .string(item.id)
+        let request = GroupChatRequest(method: "PATCH", path: "/api/v1/tasks", body: .object(body), idempotencyKey: item.idempotencyKey)
+        let transport = self.transport
+        return await SendGuards.$current.withValue(item.guardian) { () async -> ItemResult in
+            var wire: [WireRecord] = []
+            do throws(StepFailure) {
+                let response = try await transport.call(request, wire: &wire, now: now)
+                return .ok(task: response.json ?? .object([:]), wire: wire.last!)
+            } catch {
+                return .failed(error, wire: wire.last)
+            }
+        }
+    }
+
+    /// Checks each job's lease before its operation joins a call; a job that lost its
+    /// lease gets its failure at once and is left out.
+    private func admitted(_ items: [Pending], forSeconds seconds: Double) async -> [Pending] {
+        await withTaskGroup(of: (Int, StepFailure?).self) { group in
+            for (i, item) in items.enumerated() {
+                guard let guardian = item.guardian else { continue }
+                group.addTask {
+                    do throws(StepFailure) {
+                        try await guardian.admit(forSeconds: seconds)
+                        return (i, nil)
+                    } catch {
+                        return (i, error)
+                    }
+                }
+            }
+            var refused: [Int: StepFailure] = [:]
+            for await (i, failure) in group { if let failure { refused[i] = failure } }
+            var kept: [Pending] = []
+            for (i, item) in items.enumerated() {
+                if let failure = refused[i] {
+                    item.continuation.resume(returning: .failed(failure, wire: nil))
+                } else {
+                    kept.append(item)
+                }
+            }
+            return kept
+        }
+    }
+
     private func send(_ items: [Pending]) async {
         defer { finished() }
         let now = wallClock()
         if items.count == 1 {
-            let item = items[0]
-            var body = item.fields
-            body["id"] = .string(item.id)
-            var wire: [WireRecord] = []
-            do throws(StepFailure) {
-                let response = try await transport.call(
-                    GroupChatRequest(method: "PATCH", path: "/api/v1/tasks", body: .object(body), idempotencyKey: item.idempotencyKey),
-                    wire: &wire, now: now)
-                item.continuation.resume(returning: .ok(task: response.json ?? .object([:]), wire: wire.last!))
-            } catch {
-                item.continuation.resume(returning: .failed(error, wire: wire.last))
-            }
+            items[0].continuation.resume(returning: await sendAlone(items[0], now: now))
+            return
+        }
+        let items = await admitted(items, forSeconds: callSeconds)
+        if items.isEmpty { return }
+        if items.count == 1 {
+            items[0].continuation.resume(returning: await sendAlone(items[0], now: now))
             return
         }
         let operations: [JSONValue] = items.map { item in
@@ -112,6 +163,7 @@ public actor BatchCoalescer {
             return
         }
         let call = wire.last!
+        var failedOperations: [(Pending, WireRecord, String)] = []
         let keep = items.contains(where: \.fullTask) ? Self.keepFullResults : Self.keepResultSummaries
         let results = GroupChatNames.items(try? JSONParser.parse(response.body, keeping: keep), key: "results") ?? []
         for (i, item) in items.enumerated() {
@@ -130,9 +182,25 @@ public actor BatchCoalescer {
             if r["ok"]?.boolValue == true {
                 item.continuation.resume(returning: .ok(task: r["task"] ?? .object(["id": .string(item.id)]), wire: record))
             } else {
-                let message = r["error"]?.stringValue ?? "operation failed"
-                item.continuation.resume(returning: .failed(StepFailure(.permanent, "batch update of task \(item.id) failed: \(message)", status: call.status, sent: true), wire: record))
+                failedOperations.append((item, record, r["error"]?.stringValue ?? "operation failed"))
+            }
+        }
+        // A failed operation reports only a message (the call itself answered 200), so
+        // its class is unknown: a validation error is permanent, an internal error is not.
+        // Each one is sent again alone — an update is safe to repeat — and the status of
+        // that request classifies it exactly as any single request would be.
+        for (item, record, message) in failedOperations {
+            switch await sendAlone(item, now: wallClock()) {
+            case .ok(let task, let wire):
+                var w = wire
+                w.request = record.request + " [failed in the batch: " + message + "; sent again alone] " + wire.request
+                item.continuation.resume(returning: .ok(task: task, wire: w))
+            case .failed(var failure, let wire):
+                failure.reason = "batch update of task \(item.id) failed (\(message)); sent again alone: \(failure.reason)"
+                item.continuation.resume(returning: .failed(failure, wire: wire ?? record))
             }
         }
     }
+
+
 }

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import TaskBridgeCore
 
 /// The live transport: async-http-client, bearer token (`gck_` workspace key, or `gcp_`
@@ -11,8 +12,9 @@ import TaskBridgeCore
 public final class HTTPGroupChatTransport: GroupChatTransport {
     let client: HTTPClient
     let baseURL: String
-    let credentials: GroupChatCredentials
+    private let credentials: Mutex<GroupChatCredentials>
     let timeout: TimeAmount
+    let timeoutSeconds: Double
     let gate: TargetGate
     let wallClock: @Sendable () -> Double
 
@@ -20,21 +22,41 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
                 gate: TargetGate, wallClock: @escaping @Sendable () -> Double) {
         self.client = client
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
-        self.credentials = credentials
+        self.credentials = Mutex(credentials)
         self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.timeoutSeconds = timeoutSeconds
         self.gate = gate
         self.wallClock = wallClock
     }
 
     public static let maxResponseBytes = 32 << 20
 
+    /// Swaps in credentials read again on reload (a rotated token file). Returns whether
+    /// they differ from the ones in use.
+    @discardableResult
+    public func replaceCredentials(_ new: GroupChatCredentials) -> Bool {
+        credentials.withLock { current in
+            guard current.token.text != new.token.text || current.workspaceId != new.workspaceId else { return false }
+            current = new
+            return true
+        }
+    }
+
     public func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
         var request = request
         request.bodyText = request.serializedBody  // once: for the wire and for the attempt record
         try await gate.acquire()
+        if let guardian = SendGuards.current {
+            do throws(StepFailure) {
+                try await guardian.admit(forSeconds: timeoutSeconds + 1)
+            } catch {
+                gate.release(healthy: nil)
+                throw error
+            }
+        }
         var http = HTTPClientRequest(url: baseURL + request.pathWithQuery)
         http.method = HTTPMethod(rawValue: request.method)
-        for (name, value) in credentials.headers { http.headers.add(name: name, value: value) }
+        for (name, value) in credentials.withLock({ $0.headers }) { http.headers.add(name: name, value: value) }
         http.headers.add(name: "Accept", value: "application/json")
         http.headers.add(name: "User-Agent", value: "TaskBridge")
         if let key = request.idempotencyKey { http.headers.add(name: "Idempotency-Key", value: key) }
@@ -51,7 +73,8 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
             let response = try await client.execute(http, timeout: timeout)
             let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
             let status = Int(response.status.code)
-            gate.release(healthy: status >= 500 ? false : (status == 429 ? nil : true))
+            let refused = status == 401 || status == 403
+            gate.release(healthy: status >= 500 ? false : (status == 429 || refused ? nil : true), authRefused: refused)
             let result = GroupChatResponse(status: status, body: Array(buffer: bytes), retryAfter: response.headers.first(name: "Retry-After"))
             let excerpt = String(decoding: result.body.prefix(2000), as: UTF8.self)
             return (result, WireRecord(request: request.description, status: status, latencyMillis: elapsed(), response: excerpt))
