@@ -5,7 +5,8 @@
 #
 # Runs a real TaskBridge and a real nginx on loopback as the current user. All of
 # their files live in one temporary directory. The script sends signed GitHub
-# webhooks through nginx and reads them back through the admin API. It needs bash,
+# webhooks through nginx and reads them back through the admin API on TaskBridge's own
+# address (nginx refuses the admin API and /metrics). It needs bash,
 # curl and python3. If nginx is missing, it installs it with apt-get.
 #
 # The nginx directives are not copied here: the script includes the lines between the
@@ -172,8 +173,9 @@ post_ping() {
 # json <file> <python expression over `d`> → prints the value (fails on bad JSON)
 json() { python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
+# The admin API is not served through nginx: read it on TaskBridge's own address.
 admin_get() {   # path, output file → prints the status code
-    curl -sS -o "$2" -w '%{http_code}' -H "Authorization: Bearer $TB_SMOKE_ADMIN_TOKEN" "$proxied/admin/api$1"
+    curl -sS -o "$2" -w '%{http_code}' -H "Authorization: Bearer $TB_SMOKE_ADMIN_TOKEN" "$direct/taskbridge/admin/api$1"
 }
 
 # expect_client_ip <delivery> <expected address> <why>: the event is listed through the
@@ -189,74 +191,95 @@ expect_client_ip() {
     echo "ok: $why → clientIp $got"
 }
 
-# --- 1. a signed ping through nginx, with a forged X-Forwarded-For ----------------------
-# curl connects from 127.0.0.1 and claims to be 203.0.113.50. nginx sends upstream:
-#   X-Forwarded-For: 203.0.113.50, 127.0.0.1     ($proxy_add_x_forwarded_for appends)
-#   Forwarded: for=127.0.0.1;proto=http          (the client sent none; nginx adds its hop)
-# TaskBridge reads Forwarded when it is present, so it never reaches the forged
-# X-Forwarded-For. Its TCP peer (nginx, 127.0.0.1) is trusted. Walking Forwarded from
-# the right: for=127.0.0.1 is trusted too, and the list ends there, so TaskBridge
-# keeps the last address it reached: 127.0.0.1. That is the address nginx saw.
-# Without the Forwarded header the same walk over X-Forwarded-For would skip the
-# trusted 127.0.0.1 and stop at 203.0.113.50. The right-to-left walk cannot tell a
-# client on 127.0.0.1 from a proxy on 127.0.0.1, because that address is in
-# trustedProxies. Check 2 uses an untrusted client address to show the forged
-# value is ignored.
-code=$(post_ping smoke-1 "$signature" "$tmp/r1.json" -H 'X-Forwarded-For: 203.0.113.50')
+# TaskBridge reads only X-Forwarded-For (server.forwardedHeader defaults to
+# "x-forwarded-for"), which nginx appends to. It walks the list from the right, and the
+# first address that is not in trustedProxies (127.0.0.1/32 here) is the client.
+
+# --- 1. a signed ping through nginx ---------------------------------------------------
+# nginx sends "X-Forwarded-For: 127.0.0.1" (the address curl connects from).
+code=$(post_ping smoke-1 "$signature" "$tmp/r1.json")
 [[ $code == 202 ]] || fail "signed ping through nginx: HTTP $code, expected 202: $(cat "$tmp/r1.json")"
 [[ $(json "$tmp/r1.json" "d['duplicate']") == False ]] || fail "signed ping: unexpected body $(cat "$tmp/r1.json")"
 echo "ok: signed ping through nginx → 202"
-expect_client_ip smoke-1 127.0.0.1 "client 127.0.0.1 forging X-Forwarded-For"
+expect_client_ip smoke-1 127.0.0.1 "client 127.0.0.1"
 
-# --- 2. a client that is not a trusted proxy cannot forge its address -------------------
+# --- 2. a client's own Forwarded header does not count ---------------------------------
+# nginx only appends to X-Forwarded-For and removes the client's Forwarded header, and
+# TaskBridge reads X-Forwarded-For alone, so the claimed 198.51.100.9 is never believed.
+code=$(post_ping smoke-2 "$signature" "$tmp/r2.json" -H 'Forwarded: for=198.51.100.9')
+[[ $code == 202 ]] || fail "signed ping with a Forwarded header: HTTP $code: $(cat "$tmp/r2.json")"
+expect_client_ip smoke-2 127.0.0.1 "client 127.0.0.1 sending its own Forwarded header"
+
+# --- 3. a client that is not a trusted proxy cannot forge its address -------------------
 # Linux routes all of 127.0.0.0/8 to loopback, so curl can connect from 127.0.0.2, which
-# is not in trustedProxies (127.0.0.1/32). nginx appends "127.0.0.2" to both headers.
-# The walk starts at the nearest hop 127.0.0.2, which is untrusted, and stops there.
+# is not in trustedProxies. nginx sends "X-Forwarded-For: 203.0.113.50, 127.0.0.2". The
+# walk starts at the nearest hop 127.0.0.2, which is untrusted, and stops there.
 if curl -s -o /dev/null --interface 127.0.0.2 "$proxied/healthz" 2>/dev/null; then
-    code=$(post_ping smoke-2 "$signature" "$tmp/r2.json" --interface 127.0.0.2 \
+    code=$(post_ping smoke-3 "$signature" "$tmp/r3.json" --interface 127.0.0.2 \
         -H 'X-Forwarded-For: 203.0.113.50' -H 'Forwarded: for=203.0.113.51')
-    [[ $code == 202 ]] || fail "signed ping from 127.0.0.2: HTTP $code: $(cat "$tmp/r2.json")"
-    expect_client_ip smoke-2 127.0.0.2 "untrusted client 127.0.0.2 forging X-Forwarded-For and Forwarded"
+    [[ $code == 202 ]] || fail "signed ping from 127.0.0.2: HTTP $code: $(cat "$tmp/r3.json")"
+    expect_client_ip smoke-3 127.0.0.2 "untrusted client 127.0.0.2 forging X-Forwarded-For and Forwarded"
 else
     echo "skipped: cannot connect from 127.0.0.2 on this system (untrusted-client check)"
 fi
 
-# --- 3. a trusted hop's claim is believed -----------------------------------------------
-# From 127.0.0.1 (trusted, as a CDN in front of nginx would be) a Forwarded element is
-# believed: nginx sends "for=198.51.100.7, for=127.0.0.1;proto=http". The walk skips
-# the trusted 127.0.0.1 and stops at 198.51.100.7. This is why trustedProxies must list
-# only proxies.
-code=$(post_ping smoke-3 "$signature" "$tmp/r3.json" -H 'Forwarded: for=198.51.100.7')
-[[ $code == 202 ]] || fail "signed ping with a Forwarded hop: HTTP $code: $(cat "$tmp/r3.json")"
-expect_client_ip smoke-3 198.51.100.7 "trusted hop 127.0.0.1 forwarding for 198.51.100.7"
+# --- 4. a trusted hop's claim is believed -----------------------------------------------
+# From 127.0.0.1 (trusted, as a CDN in front of nginx would be) an X-Forwarded-For entry
+# is believed: nginx sends "198.51.100.7, 127.0.0.1". The walk skips the trusted
+# 127.0.0.1 and stops at 198.51.100.7. This is why trustedProxies must list only proxies.
+code=$(post_ping smoke-4 "$signature" "$tmp/r4.json" -H 'X-Forwarded-For: 198.51.100.7')
+[[ $code == 202 ]] || fail "signed ping with an X-Forwarded-For hop: HTTP $code: $(cat "$tmp/r4.json")"
+expect_client_ip smoke-4 198.51.100.7 "trusted hop 127.0.0.1 forwarding for 198.51.100.7"
 
-# --- 4. a bad signature is refused with a JSON error ----------------------------------
+# --- 5. a bad signature is refused with a JSON error ----------------------------------
 bad="sha256=$(printf '0%.0s' $(seq 1 64))"
-code=$(post_ping smoke-4 "$bad" "$tmp/r4.json")
-[[ $code == 401 ]] || fail "bad signature through nginx: HTTP $code, expected 401: $(cat "$tmp/r4.json")"
-error=$(json "$tmp/r4.json" "d['error']") || fail "bad signature: body is not a JSON error: $(cat "$tmp/r4.json")"
+code=$(post_ping smoke-5 "$bad" "$tmp/r5.json")
+[[ $code == 401 ]] || fail "bad signature through nginx: HTTP $code, expected 401: $(cat "$tmp/r5.json")"
+error=$(json "$tmp/r5.json" "d['error']") || fail "bad signature: body is not a JSON error: $(cat "$tmp/r5.json")"
 [[ -n $error ]] || fail "bad signature: empty error message"
 echo "ok: bad signature through nginx → 401 {\"error\": \"$error\"}"
 
-# --- 5. the admin API needs the token through the proxy too ---------------------------
-code=$(curl -sS -o "$tmp/r5.json" -w '%{http_code}' "$proxied/admin/api/events")
-[[ $code == 401 ]] || fail "admin API without a token: HTTP $code, expected 401"
-echo "ok: admin API without token → 401"
+# --- 6. the admin API and metrics are not served through the proxy --------------------
+# Even with the right token, and however the path is spelled (nginx matches locations
+# on the normalized path). Directly, on TaskBridge's own address, they work.
+expect_refused() {   # status, path as sent, why
+    local want=$1 path=$2 why=$3 code
+    code=$(curl -sS --path-as-is -o "$tmp/refused.json" -w '%{http_code}' \
+        -H "Authorization: Bearer $TB_SMOKE_ADMIN_TOKEN" "http://127.0.0.1:$nginx_port$path")
+    [[ $code == "$want" ]] || fail "$why ($path) through nginx: HTTP $code, expected $want: $(head -c 300 "$tmp/refused.json")"
+    json "$tmp/refused.json" "d['error']" >/dev/null || fail "$why: refusal is not a JSON error: $(head -c 300 "$tmp/refused.json")"
+    echo "ok: $why through nginx → $code"
+}
+expect_refused 403 /taskbridge/admin/api/events "admin API"
+expect_refused 403 /taskbridge/admin/api/events/x/../../events "admin API via dot segments"
+expect_refused 403 /taskbridge/%61dmin/api/events "admin API, percent-encoded"
+expect_refused 403 //taskbridge//admin/api/events "admin API with doubled slashes"
+expect_refused 403 /taskbridge/hooks/../admin/api/events "admin API via /hooks/.."
+expect_refused 403 /taskbridge/metrics "metrics"
+expect_refused 403 /taskbridge/metrics/ "metrics with a slash"
+expect_refused 404 /taskbridge/nope "unknown path"
+[[ $(curl -sS -o /dev/null -w '%{http_code}' "$proxied/readyz") == 200 ]] || fail "/readyz through nginx did not answer 200"
+echo "ok: /healthz and /readyz through nginx → 200"
+[[ $(curl -sS -o /dev/null -w '%{http_code}' "$direct/taskbridge/admin/api/events") == 401 ]] \
+    || fail "admin API on TaskBridge's own address without a token did not answer 401"
+[[ $(admin_get "/events" "$tmp/direct.json") == 200 ]] || fail "admin API on TaskBridge's own address with the token did not answer 200"
+[[ $(curl -sS -o /dev/null -w '%{http_code}' "$direct/metrics") == 200 ]] || fail "/metrics on TaskBridge's own address did not answer 200"
+echo "ok: admin API and /metrics on TaskBridge's own address → 401 without token, 200"
 
-# --- 6. nginx's own refusals are JSON too ---------------------------------------------
+# --- 7. nginx's own refusals are JSON too ---------------------------------------------
 head -c $((25 * 1024 * 1024 + 1)) /dev/zero >"$tmp/big.bin"
-code=$(curl -sS -o "$tmp/r6.json" -w '%{http_code}' -X POST "$proxied/hooks/github" \
+code=$(curl -sS -o "$tmp/r7.json" -w '%{http_code}' -X POST "$proxied/hooks/github" \
     -H 'Content-Type: application/json' --data-binary @"$tmp/big.bin" || true)
 [[ $code == 413 ]] || fail "25 MiB + 1 byte body: HTTP $code, expected 413 from nginx"
-json "$tmp/r6.json" "d['error']" >/dev/null || fail "nginx 413 is not a JSON error: $(head -c 300 "$tmp/r6.json")"
+json "$tmp/r7.json" "d['error']" >/dev/null || fail "nginx 413 is not a JSON error: $(head -c 300 "$tmp/r7.json")"
 echo "ok: body over 25 MiB → 413 JSON from nginx"
 
 kill "$tb_pid"
 wait "$tb_pid" 2>/dev/null || true   # exits non-zero after SIGTERM
 tb_pid=""
-code=$(post_ping smoke-7 "$signature" "$tmp/r7.json")
+code=$(post_ping smoke-8 "$signature" "$tmp/r8.json")
 [[ $code == 503 ]] || fail "TaskBridge stopped: HTTP $code through nginx, expected 503"
-json "$tmp/r7.json" "d['error']" >/dev/null || fail "nginx 503 is not a JSON error: $(head -c 300 "$tmp/r7.json")"
+json "$tmp/r8.json" "d['error']" >/dev/null || fail "nginx 503 is not a JSON error: $(head -c 300 "$tmp/r8.json")"
 echo "ok: TaskBridge down → 503 JSON from nginx"
 
 echo "proxy smoke test: ok"
