@@ -64,4 +64,52 @@ import TaskBridgeTestSupport
         }
         await fake.stop()
     }
+
+    /// A job that keeps dying with the process (here: killed each time it runs) is set
+    /// aside as a dead letter after `maxCrashes`, and the service goes on with the rest.
+    @Test func aJobThatKeepsCrashingTheProcessBecomesADeadLetter() async throws {
+        let fake = GroupChatFake(chaos: FakeChaos(slow: 1, slowSeconds: 60, slowBeforeApplying: true, only: ["POST /api/v1/tasks"]))
+        try await fake.start()
+        let ws = try Workspace(fakeURL: fake.baseURL)
+        defer { ws.remove() }
+        let config = try String(contentsOfFile: ws.configPath, encoding: .utf8)
+            .replacingOccurrences(of: #""timeoutSeconds": 2"#, with: #""timeoutSeconds": 120"#)
+        try config.write(toFile: ws.configPath, atomically: true, encoding: .utf8)
+        let admin = [("Authorization", "Bearer e2e-admin")]
+        try await withHTTPClient { client in
+            var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+            var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", "4501")])
+            let (status, _) = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
+                                                                                       requestID: "poison-1"), body: body)
+            #expect(status == 202)
+            // Three crashes while the job runs (the last two while it runs alone).
+            for crash in 1...3 {
+                let running = try await eventually(20) {
+                    let (_, jobs) = try await web.get("/admin/api/jobs?state=running", headers: admin)
+                    return jobs["jobs"]?.arrayValue?.count == 1
+                }
+                #expect(running, "crash \(crash): log:\n\(server.log.suffix(2000))")
+                if crash > 1 { #expect(server.log.contains("running a job alone")) }
+                server.kill9()
+                server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
+                web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            }
+            let (_, dead) = try await web.get("/admin/api/jobs?state=dead", headers: admin)
+            let job = try #require(dead["jobs"]?.arrayValue?.first)
+            #expect(job["lastError"]?.stringValue?.contains("poison job: its run was cut short by a process crash 3 times") == true)
+            #expect(server.log.contains("set aside as dead letters"))
+            // The service goes on: a new event is delivered.
+            fake.setChaos(.none)
+            let next = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", "4502")])
+            _ = try await web.post("/hooks/sentry", headers: Signed.sentry(next, secret: "e2e-sentry", resource: "issue",
+                                                                         requestID: "poison-2"), body: next)
+            #expect(try await eventually(20) {
+                let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded", headers: admin)
+                return jobs["jobs"]?.arrayValue?.count == 1
+            })
+            #expect(server.terminate() == 0)
+        }
+        await fake.stop()
+    }
 }
