@@ -79,7 +79,8 @@ import TaskBridgeTestSupport
         let ws = try Workspace(fakeURL: fake.baseURL, extraConfig: "")
         defer { ws.remove() }
         try await withHTTPClient { client in
-            let issues = 60
+            // Enough work that four kills land while some remains, even on a loaded machine.
+            let issues = 100
             var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
             var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             for i in 0..<issues {

@@ -62,7 +62,7 @@ import TaskBridgeTestSupport
             let seen = try await bridge.store.listJobs(JobFilter()).first
             #expect(waited, "\(String(describing: seen))")
             let job = try #require(try await bridge.store.listJobs(JobFilter()).first)
-            #expect(job.dueAtMillis > WallClock.nowMillis() + 20_000, "the step waits before it is looked at again")
+            #expect(job.dueAtMillis > WallClock.nowMillis() + 20_000, "the step waits before it is looked at again: \(job)")
             #expect(job.attempts == 0)
             #expect(job.lastError?.contains("target unset has no token") == true, "\(job.lastError ?? "nil")")
         }
