@@ -19,12 +19,16 @@ extension SQLiteStore {
                         ELSE last_error END,
                     uncertain = 1, solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = ?2
                 WHERE state = 'running' AND (?3 IS NULL OR lease_until < ?3)
-                RETURNING state
+                RETURNING state, target
                 """, [.integer(max(1, maxCrashes)), .integer(Int(nowMillis)), expiredBeforeMillis.map { .integer(Int($0)) } ?? .null])
         }
         var result = RecoveryResult()
         for row in rows {
-            if row.column("state")?.string == "dead" { result.poisoned += 1 } else { result.suspects += 1 }
+            if row.column("state")?.string == "dead" {
+                result.poisonedTargets.append(row.column("target")?.string ?? "")
+            } else {
+                result.suspects += 1
+            }
         }
         return result
     }

@@ -268,10 +268,12 @@ public struct RecoveryResult: Sendable, Hashable {
     /// Interrupted jobs handed back as suspects (their next run is alone).
     public var suspects: Int
     /// Jobs set aside as poison: their run was cut short `maxCrashes` times.
-    public var poisoned: Int
+    public var poisoned: Int { poisonedTargets.count }
+    /// The target of each job set aside as poison.
+    public var poisonedTargets: [String]
 
-    public init(suspects: Int = 0, poisoned: Int = 0) {
+    public init(suspects: Int = 0, poisonedTargets: [String] = []) {
         self.suspects = suspects
-        self.poisoned = poisoned
+        self.poisonedTargets = poisonedTargets
     }
 }

@@ -103,7 +103,7 @@ import TaskBridgeTestSupport
                 let alone = try #require(try await store.claimSuspect(targets: ["gc"], owner: "w", nowMillis: 10_200, leaseMillis: 60_000))
                 #expect(alone.ruleId == "poison")
                 let r = try await store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: 3, nowMillis: 10_300)
-                #expect(r == (crash < 3 ? RecoveryResult(suspects: 1) : RecoveryResult(poisoned: 1)))
+                #expect(r == (crash < 3 ? RecoveryResult(suspects: 1) : RecoveryResult(poisonedTargets: ["gc"])))
             }
             let dead = try await store.listJobs(JobFilter(state: "dead"))
             #expect(dead.map(\.ruleId) == ["poison"])

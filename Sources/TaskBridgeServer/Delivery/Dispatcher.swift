@@ -93,7 +93,7 @@ public final class Dispatcher: Service, Sendable {
         }
         if r.poisoned > 0 {
             runtime.logger.error("\(r.poisoned) job(s) set aside as dead letters: a process crash cut their run short \(settings.maxCrashes) time(s) (delivery.maxCrashes); see taskbridge dlq list")
-            for _ in 0..<r.poisoned { runtime.metrics.jobFinished(target: "unknown", state: "dead", sinceReceivedSeconds: nil) }
+            for target in r.poisonedTargets { runtime.metrics.jobFinished(target: target, state: "dead", sinceReceivedSeconds: nil) }
         }
     }
 
