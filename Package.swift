@@ -115,7 +115,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeCoreTests",
-            dependencies: ["TaskBridgeCore", "TaskBridgeTestSupport"],
+            // The target kinds (config keys, actions) the parsers are tested with.
+            dependencies: ["TaskBridgeCore", "TaskBridgeTargets", "TaskBridgeTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -9,16 +9,16 @@ enum SQLiteJobUpdates {
     static let rowsPerStatement = 150
 
     enum Kind: CaseIterable {
-        case progressed, succeeded, retry, dead, released, deferred
+        case progressed, succeeded, retry, dead, released, deferred, waiting
 
         /// `SET` clause over the row's values: `v.column1` is the job seq, `v.column2`
         /// the claim's fencing token, the rest as in ``values(_:)``.
         var setClause: String {
             switch self {
             case .progressed:
-                "step = v.column3, outputs = v.column4, attempts = 0, first_due_at = v.column6, uncertain = 0, crashes = 0, solo = 0, lease_until = MAX(lease_until, v.column5), last_error = NULL, updated_at = v.column6"
+                "step = v.column3, outputs = v.column4, attempts = 0, first_due_at = v.column6, uncertain = 0, crashes = 0, solo = 0, wait_state = NULL, lease_until = MAX(lease_until, v.column5), last_error = NULL, updated_at = v.column6"
             case .succeeded:
-                "state = 'succeeded', step = step + 1, outputs = v.column3, uncertain = 0, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = v.column4"
+                "state = 'succeeded', step = step + 1, outputs = v.column3, uncertain = 0, wait_state = NULL, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = v.column4"
             case .retry:
                 "state = 'pending', due_at = v.column3, attempts = attempts + 1, uncertain = v.column4, last_error = v.column5, lease_owner = NULL, lease_until = NULL, updated_at = v.column6"
             case .dead:
@@ -27,13 +27,15 @@ enum SQLiteJobUpdates {
                 "state = 'pending', uncertain = MAX(uncertain, v.column3), solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = v.column4"
             case .deferred:
                 "state = 'pending', due_at = v.column3, last_error = v.column4, solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = v.column5"
+            case .waiting:
+                "state = 'waiting', due_at = v.column3, wait_state = v.column4, uncertain = 0, crashes = 0, solo = 0, last_error = NULL, lease_owner = NULL, lease_until = NULL, updated_at = v.column5"
             }
         }
 
         var columns: Int {
             switch self {
             case .progressed, .retry: 6
-            case .deferred: 5
+            case .deferred, .waiting: 5
             case .succeeded, .dead, .released: 4
             }
         }
@@ -46,6 +48,7 @@ enum SQLiteJobUpdates {
             case .dead: self = .dead
             case .released: self = .released
             case .deferred: self = .deferred
+            case .waiting: self = .waiting
             }
         }
     }
@@ -66,6 +69,8 @@ enum SQLiteJobUpdates {
             return head + [.integer(uncertain ? 1 : 0), now]
         case .deferred(let until, let reason):
             return head + [.integer(Int(until)), .text(reason), now]
+        case .waiting(let until, let state):
+            return head + [.integer(Int(until)), .text(JSONWriter.serializeUnordered(state)), now]
         }
     }
 

@@ -1,6 +1,6 @@
 /// The SQLite schema. Times are Unix milliseconds; JSON columns hold compact JSON.
 enum SQLiteSchema {
-    static let version = 2
+    static let version = 3
 
     /// Statements that bring a database of version `n - 1` to version `n`. A new
     /// database is created at ``version`` by ``statements`` and needs none of them.
@@ -10,6 +10,15 @@ enum SQLiteSchema {
             "ALTER TABLE jobs ADD COLUMN crashes INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE jobs ADD COLUMN solo INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE jobs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+        ],
+        // Waiting steps (a PostHog run, a Zylon interaction being followed): the
+        // `waiting` state and what the step needs to poll again. The open-job indexes
+        // are rebuilt to cover the new state.
+        3: [
+            "ALTER TABLE jobs ADD COLUMN wait_state TEXT",
+            "DROP INDEX IF EXISTS jobs_open",
+            "DROP INDEX IF EXISTS jobs_key",
+            "DROP INDEX IF EXISTS jobs_due",
         ],
     ]
 
@@ -63,15 +72,17 @@ enum SQLiteSchema {
             solo INTEGER NOT NULL DEFAULT 0,
             -- 0 for jobs planned at ingest; each replay of the event plans a new generation.
             generation INTEGER NOT NULL DEFAULT 0,
+            -- A waiting step's poll state (JSON): the upstream ids it follows.
+            wait_state TEXT,
             created_at INTEGER NOT NULL,
             updated_at INTEGER NOT NULL
         )
         """,
         // Open jobs in arrival order per target: the claim scan.
-        "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (target, seq) WHERE state IN ('pending', 'running')",
+        "CREATE INDEX IF NOT EXISTS jobs_open ON jobs (target, seq) WHERE state IN ('pending', 'running', 'waiting')",
         // Predecessor check for per-key ordering.
-        "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (ordering_key, seq) WHERE state IN ('pending', 'running')",
-        "CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due_at) WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS jobs_key ON jobs (ordering_key, seq) WHERE state IN ('pending', 'running', 'waiting')",
+        "CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due_at) WHERE state IN ('pending', 'waiting')",
         // Suspects (a crash cut their run short): few, looked up on every claim round.
         "CREATE INDEX IF NOT EXISTS jobs_suspect ON jobs (due_at) WHERE state = 'pending' AND crashes > 0",
         "CREATE INDEX IF NOT EXISTS jobs_event ON jobs (event_seq)",

@@ -35,7 +35,7 @@ extension SQLiteStore {
 
     static let claimedColumns = """
         seq, id, event_seq, rule_id, rule_version, target, ordering_key, captures, step, outputs,
-        attempts, first_due_at, uncertain, fence, lease_until, generation, solo
+        attempts, first_due_at, uncertain, fence, lease_until, generation, solo, wait_state
         """
 
     public func claimJobs(target: String, limit: Int, owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> [ClaimedJob] {
@@ -46,11 +46,11 @@ extension SQLiteStore {
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, updated_at = ?3, fence = fence + 1
                 WHERE seq IN (
                     SELECT j.seq FROM jobs j
-                    WHERE j.target = ?4 AND j.state IN ('pending', 'running')  -- the partial index jobs_open
-                      AND j.state = 'pending' AND j.due_at <= ?3 AND j.crashes = 0
+                    WHERE j.target = ?4 AND j.state IN ('pending', 'running', 'waiting')  -- the partial index jobs_open
+                      AND j.state IN ('pending', 'waiting') AND j.due_at <= ?3 AND j.crashes = 0
                       AND (j.ordering_key IS NULL OR NOT EXISTS (
                           SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running')))
+                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
                     ORDER BY j.seq LIMIT ?5)
                 RETURNING \(Self.claimedColumns)
                 """,
@@ -71,7 +71,7 @@ extension SQLiteStore {
                     WHERE j.state = 'pending' AND j.crashes > 0 AND j.due_at <= ? AND j.target IN (\(marks))
                       AND (j.ordering_key IS NULL OR NOT EXISTS (
                           SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running')))
+                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
                     ORDER BY j.seq LIMIT 1)
                 RETURNING \(Self.claimedColumns)
                 """,
@@ -121,7 +121,8 @@ extension SQLiteStore {
             fence: Int64(row.column("fence")?.integer ?? 0),
             leaseUntilMillis: Int64(row.column("lease_until")?.integer ?? 0),
             generation: row.column("generation")?.integer ?? 0,
-            solo: (row.column("solo")?.integer ?? 0) != 0)
+            solo: (row.column("solo")?.integer ?? 0) != 0,
+            waitState: row.column("wait_state")?.string.flatMap { try? JSONParser.parse($0) })
     }
 
     public func events(seqs: [Int64]) async throws -> [Int64: StoredEvent] {
@@ -165,8 +166,18 @@ extension SQLiteStore {
     public func nextDueMillis(targets: [String]) async throws -> Int64? {
         guard !targets.isEmpty else { return nil }
         let marks = Array(repeating: "?", count: targets.count).joined(separator: ",")
-        let rows = try await reader.query("SELECT MIN(due_at) AS due FROM jobs WHERE state = 'pending' AND target IN (\(marks))",
-                                          targets.map { .text($0) })
+        // A job held back by an earlier one with its ordering key is not due, however
+        // old its due time: counting it would wake the dispatcher in a loop while the
+        // earlier job waits (on a retry, or on an upstream run for minutes).
+        let rows = try await reader.query(
+            """
+            SELECT j.due_at AS due FROM jobs j
+            WHERE j.state IN ('pending', 'waiting') AND j.target IN (\(marks))
+              AND (j.ordering_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM jobs p
+                  WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
+            ORDER BY j.due_at LIMIT 1
+            """, targets.map { .text($0) })
         return rows.first?.column("due")?.integer.map(Int64.init)
     }
 
@@ -176,7 +187,7 @@ extension SQLiteStore {
             if let s = row.column("state")?.string { stats.jobsByState[s] = row.column("n")?.integer ?? 0 }
         }
         for row in try await reader.query(
-            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state = 'pending' AND due_at <= ? GROUP BY target",
+            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN ('pending', 'waiting') AND due_at <= ? GROUP BY target",
             [.integer(Int(nowMillis))]) {
             guard let t = row.column("target")?.string else { continue }
             stats.dueByTarget[t] = row.column("n")?.integer ?? 0
@@ -219,6 +230,6 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Jobs not yet finished (pending or running), counted from the open-jobs index.
     public func openJobCount() async throws -> Int {
-        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running')").first?.column("n")?.integer ?? 0
+        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'waiting')").first?.column("n")?.integer ?? 0
     }
 }

@@ -60,6 +60,9 @@ public struct ClaimedJob: Sendable {
     public var generation: Int = 0
     /// Claimed alone, as a suspect of crashing the process (the poison-job guard).
     public var solo = false
+    /// The current step is waiting on the upstream (a run, an interaction): what it
+    /// needs to poll again.
+    public var waitState: JSONValue?
 }
 
 public struct StoredRuleVersion: Sendable, Hashable {
@@ -123,6 +126,10 @@ public struct JobUpdate: Sendable {
         case dead(error: String)
         /// Handed back untried (shutdown); `uncertain` when a request was in flight.
         case released(uncertain: Bool)
+        /// The current step waits on the upstream (a run, an interaction): poll again at
+        /// `untilMillis` with `state`. Holds no lease and spends no attempt; the job
+        /// keeps its place in its ordering key.
+        case waiting(untilMillis: Int64, state: JSONValue)
         /// Handed back untried until `untilMillis` without spending an attempt: the
         /// target cannot take requests now (no token, open breaker, paused on 401/403).
         case deferred(untilMillis: Int64, reason: String)

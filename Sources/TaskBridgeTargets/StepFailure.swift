@@ -58,6 +58,10 @@ public struct StepResult: Sendable {
         /// `output` becomes `steps.<id>` for later steps; `link` is recorded with it.
         case success(output: JSONValue, link: (key: String, taskId: String, projectId: String?)?)
         case failure(StepFailure)
+        /// The upstream is still working (a PostHog run, a Zylon interaction): keep the
+        /// job waiting — durably, holding no worker, lease or connection — and execute
+        /// the step again in `seconds` with ``StepContext/waitState`` = `state`.
+        case wait(seconds: Double, state: JSONValue)
     }
 
     public var outcome: Outcome

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import TaskBridgeCore
+import TaskBridgeTargets
 import TaskBridgeServer
 import TaskBridgeStore
 

@@ -57,6 +57,7 @@ enum DryRunFormat {
                  "steps": .array(m.steps.map { s in
                      ["index": .number(Double(s.index)), "id": .string(s.id), "action": .string(s.action), "target": .string(s.target),
                       "error": s.error.map(JSONValue.string) ?? .null,
+                      "waits": .array(s.waits.map { .number($0) }),
                       "requests": .array(s.requests.map { q in
                           ["method": .string(q.method), "path": .string(q.path),
                            "headers": .object(Dictionary(q.headers.map { ($0.0, JSONValue.string($0.1)) }, uniquingKeysWith: { a, _ in a })),
@@ -85,6 +86,10 @@ enum DryRunFormat {
                     out += "      \(q.method) \(q.path)\n"
                     for (k, v) in q.headers { out += "        \(k): \(v)\n" }
                     if let b = q.body { out += "        \(JSONWriter.serialize(b))\n" }
+                }
+                if !s.waits.isEmpty {
+                    out += "      ⧗ waited \(s.waits.count) time\(s.waits.count == 1 ? "" : "s") on the upstream, polling again after "
+                        + s.waits.map { "\(($0 * 10).rounded() / 10) s" }.joined(separator: ", ") + "\n"
                 }
                 if let e = s.error { out += "      ✗ \(e)\n" }
             }

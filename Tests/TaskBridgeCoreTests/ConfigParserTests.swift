@@ -1,5 +1,6 @@
 import Testing
 @testable import TaskBridgeCore
+import TaskBridgeTargets
 
 @Suite("ConfigParser")
 struct ConfigParserTests {
@@ -9,7 +10,7 @@ struct ConfigParserTests {
     /// The `file: path: message` lines for `text`, or `[]` when it parses.
     static func diagnostics(_ text: String) -> [String] {
         do {
-            _ = try ConfigParser.parse(Array(text.utf8), file: file)
+            _ = try ConfigParser.parse(Array(text.utf8), file: file, kinds: TargetKinds.all)
             return []
         } catch {
             return error.diagnostics.map(\.description)
@@ -17,7 +18,7 @@ struct ConfigParserTests {
     }
 
     static func parse(_ text: String) throws -> TaskBridgeConfig {
-        try ConfigParser.parse(Array(text.utf8), file: file)
+        try ConfigParser.parse(Array(text.utf8), file: file, kinds: TargetKinds.all)
     }
 
     /// A config whose only source is the given one (named by its JSON member text).
@@ -60,11 +61,11 @@ struct ConfigParserTests {
         #expect(widget.rateLimitPerSource == RateLimitSettings(burst: 100, perSecond: 10))
 
         let target = try #require(c.targets["groupchat"])
-        #expect(target.kind == .groupchat)
+        #expect(target.kind == "groupchat")
         #expect(target.baseURL == StringSetting(env: "GROUPCHAT_BASE_URL", fallback: "https://groupchat.ai"))
         #expect(target.token == .env("GROUPCHAT_TOKEN"))
-        #expect(target.workspaceId == StringSetting(env: "GROUPCHAT_WORKSPACE_ID"))
-        #expect(target.defaultProject == "Engineering")
+        #expect((target.settings as? GroupChatSettings)?.workspaceId == StringSetting(env: "GROUPCHAT_WORKSPACE_ID"))
+        #expect((target.settings as? GroupChatSettings)?.defaultProject == "Engineering")
         #expect(target.retry == RetrySettings())
         #expect(c.rules == ["../examples/*/rules.json"])
         #expect(c.admin.token == .env("TASKBRIDGE_ADMIN_TOKEN"))
@@ -132,9 +133,10 @@ struct ConfigParserTests {
         #expect(t.retry.retryAfterCapSeconds == 30)
         #expect(t.breaker.failureThreshold == 3)
         #expect(t.breaker.openSeconds == 12)
-        #expect(t.batch.enabled == false)
-        #expect(t.batch.maxOperations == 50)
-        #expect(t.directoryCacheSeconds == 0)
+        let gc = try #require(t.settings as? GroupChatSettings)
+        #expect(gc.batchEnabled == false)
+        #expect(gc.batchMaxOperations == 50)
+        #expect(gc.directoryCacheSeconds == 0)
         #expect(c.rules == ["rules/main.json"])
         #expect(c.admin.token == .env("ADMIN"))
         #expect(c.delivery.maxInFlight == 8)

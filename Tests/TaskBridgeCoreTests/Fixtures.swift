@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaskBridgeCore
+import TaskBridgeTargets
 @_exported import TaskBridgeTestSupport
 
 /// Real provider payloads from `Tests/Fixtures` (see `Tests/Fixtures/SOURCES.md`), the
@@ -32,7 +33,7 @@ extension Fixtures {
     ]
 
     static func shippedConfig() throws(DiagnosticsError) -> TaskBridgeConfig {
-        try ConfigParser.parse(repoFile("config/taskbridge.json"), file: "config/taskbridge.json")
+        try ConfigParser.parse(repoFile("config/taskbridge.json"), file: "config/taskbridge.json", kinds: TargetKinds.all)
     }
 
     /// The three example rule sets parsed against the shipped config.

@@ -1,5 +1,6 @@
 import Testing
 @testable import TaskBridgeCore
+import TaskBridgeTargets
 
 @Suite("RuleParser")
 struct RuleParserTests {
@@ -336,7 +337,7 @@ struct RuleParserTests {
 
     @Test func targetMustBeNamedWhenThereAreSeveralOrNone() throws {
         func config(_ targets: String) throws -> TaskBridgeConfig {
-            try ConfigParser.parse(Array((#"{"sources": {"github": {"kind": "github", "secrets": [{"env": "A"}]}}, "targets": "# + targets + "}").utf8), file: "c.json")
+            try ConfigParser.parse(Array((#"{"sources": {"github": {"kind": "github", "secrets": [{"env": "A"}]}}, "targets": "# + targets + "}").utf8), file: "c.json", kinds: TargetKinds.all)
         }
         let ruleText = Self.rule(#""id": "r", "sources": ["github"], "events": ["push"], "# + Self.completeStep)
         let file = RuleParser.RuleFile(path: "r.json", bytes: Array(ruleText.utf8))

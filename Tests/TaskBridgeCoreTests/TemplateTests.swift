@@ -1,5 +1,6 @@
 import Testing
 @testable import TaskBridgeCore
+import TaskBridgeTargets
 
 @Suite("Templates and step rendering")
 struct TemplateTests {
@@ -345,6 +346,6 @@ struct TemplateTests {
     }
 
     @Test func batchableActions() {
-        #expect(StepSpec.Action.allCases.filter(\.isBatchableUpdate) == [.taskUpdate, .taskMove, .taskComplete, .taskReopen, .taskAssign, .taskUnassign])
+        #expect(GroupChatKind().actions.filter(\.batchable) == [.taskUpdate, .taskMove, .taskComplete, .taskReopen, .taskAssign, .taskUnassign])
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import TaskBridgeCore
+import TaskBridgeTargets
 
 /// Issue 10: no number from a webhook, a config file, an upstream answer or a query
 /// parameter may trap the process. Each case here trapped or misbehaved before the fix.
@@ -198,7 +199,7 @@ struct UntrustedNumberTests {
 
     static func diagnostics(_ text: String) -> [String] {
         do {
-            _ = try ConfigParser.parse(Array(text.utf8), file: "taskbridge.json")
+            _ = try ConfigParser.parse(Array(text.utf8), file: "taskbridge.json", kinds: TargetKinds.all)
             return []
         } catch {
             return error.diagnostics.map(\.description)
@@ -233,7 +234,7 @@ struct UntrustedNumberTests {
     }
 
     @Test func aSmallPositiveRateIsAccepted() throws {
-        let c = try ConfigParser.parse(Array(Self.targetRate(#""perMinute": 0.5"#).utf8), file: "taskbridge.json")
+        let c = try ConfigParser.parse(Array(Self.targetRate(#""perMinute": 0.5"#).utf8), file: "taskbridge.json", kinds: TargetKinds.all)
         #expect(c.targets["gc"]?.rateLimit == RateLimitSettings(burst: 5, perSecond: 0.5 / 60))
     }
 

@@ -48,7 +48,7 @@ import TaskBridgeTestSupport
             try await Task.sleep(nanoseconds: 6_000_000_000)  // past the 5 s lease, before the 7 s answer
             server.kill9()
             // The fake applied the create before it started waiting: the task exists.
-            #expect(try await eventually(5) { fake.tasks.count == 2 })
+            #expect(await eventually(5) { fake.tasks.count == 2 })
             fake.setChaos(.none)
             server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
             web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
@@ -97,6 +97,12 @@ import TaskBridgeTestSupport
                 server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
                 web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             }
+            // The restarted process sets it aside as it starts.
+            let deadListed = try await eventually(20) {
+                let (_, dead) = try await web.get("/admin/api/jobs?state=dead", headers: admin)
+                return dead["jobs"]?.arrayValue?.count == 1
+            }
+            #expect(deadListed, "log:\n\(server.log.suffix(2000))")
             let (_, dead) = try await web.get("/admin/api/jobs?state=dead", headers: admin)
             let job = try #require(dead["jobs"]?.arrayValue?.first)
             #expect(job["lastError"]?.stringValue?.contains("poison job: its run was cut short by a process crash 3 times") == true)

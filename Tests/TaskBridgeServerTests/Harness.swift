@@ -6,6 +6,7 @@ import HummingbirdTesting
 import Logging
 import NIOCore
 import TaskBridgeCore
+import TaskBridgeTargets
 import TaskBridgeServer
 import TaskBridgeStore
 import TaskBridgeTestSupport

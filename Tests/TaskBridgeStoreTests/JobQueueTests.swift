@@ -134,6 +134,32 @@ import TaskBridgeTestSupport
         }
     }
 
+    /// A step waiting on the upstream holds no lease, keeps its ordering key, is due
+    /// again at its poll time and hands its poll state back; progress clears it.
+    @Test func aWaitingJobIsClaimedAtItsPollTimeWithItsState() async throws {
+        try await withStore { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", jobs: [job("run", key: "k")]))
+            _ = try await store.ingest(event("e2", key: "2", jobs: [job("later", key: "k")]))
+            let j = try #require(try await claim(store, now: 10_000).first)
+            let state: JSONValue = ["task": "t1", "run": "r1"]
+            #expect(try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .waiting(untilMillis: 20_000, state: state),
+                                                     nowMillis: 10_001)))
+            #expect(try await store.listJobs(JobFilter(state: "waiting")).map(\.ruleId) == ["run"])
+            #expect(try await store.queueStats(nowMillis: 10_002).jobsByState["waiting"] == 1)
+            #expect(try await claim(store, now: 19_999).isEmpty, "neither the waiting job nor the next one with its key")
+            #expect(try await store.nextDueMillis(targets: ["gc"]) == 20_000, "the job behind it is not due: it waits for its key")
+            let polled = try #require(try await claim(store, now: 20_000).first)
+            #expect(polled.seq == j.seq)
+            #expect(polled.waitState == state)
+            #expect(polled.attempts == 0)
+            #expect(try await store.update(JobUpdate(jobSeq: polled.seq, fence: polled.fence,
+                                                     change: .progressed(nextStep: 1, outputs: ["run": state], leaseUntilMillis: 90_000),
+                                                     nowMillis: 20_001)))
+            _ = try await store.update(JobUpdate(jobSeq: polled.seq, fence: polled.fence, change: .released(uncertain: false), nowMillis: 20_002))
+            #expect(try #require(try await claim(store, now: 20_003).first).waitState == nil)
+        }
+    }
+
     @Test func aReplayPlansANewGeneration() async throws {
         try await withStore { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))

@@ -6,7 +6,7 @@ import TaskBridgeCore
 @testable import TaskBridgeStore
 
 @Suite struct StoreMigrationTests {
-    /// A version-1 database (no fencing token, crash count, solo flag or generation) is
+    /// A version-1 database (no fencing token, crash count, solo flag, generation or wait state) is
     /// brought up to date on open, and its jobs keep working.
     @Test func aVersionOneDatabaseIsMigratedOnOpen() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-migrate-\(UUID().uuidString)").path
@@ -21,7 +21,7 @@ import TaskBridgeCore
         let db = try await SQLiteConnection.open(storage: .file(path: dir + "/" + SQLiteStore.fileName), threadPool: pool,
                                                  on: MultiThreadedEventLoopGroup.singleton.any())
         _ = try await db.query("DROP INDEX jobs_suspect")
-        for column in ["fence", "crashes", "solo", "generation"] { _ = try await db.query("ALTER TABLE jobs DROP COLUMN \(column)") }
+        for column in ["fence", "crashes", "solo", "generation", "wait_state"] { _ = try await db.query("ALTER TABLE jobs DROP COLUMN \(column)") }
         _ = try await db.query("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         try await db.close()
         try await pool.shutdownGracefully()

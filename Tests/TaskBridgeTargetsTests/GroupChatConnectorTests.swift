@@ -11,7 +11,7 @@ import TaskBridgeTestSupport
     struct Rig {
         let fake: GroupChatFake
         let connector: GroupChatConnector
-        let links: Locked<[String: GroupChatConnector.LinkedTask]>
+        let links: Locked<[String: LinkedTask]>
 
         func run(_ step: RenderedStep, key: String = "tb_test", uncertain: Bool = false) async -> StepResult {
             let links = self.links

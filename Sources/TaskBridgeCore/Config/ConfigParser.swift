@@ -1,7 +1,9 @@
 /// Reads `taskbridge.json`. Every problem is reported with its location; unknown keys
 /// are errors.
 public enum ConfigParser {
-    public static func parse(_ bytes: [UInt8], file: String) throws(DiagnosticsError) -> TaskBridgeConfig {
+    /// - Parameter kinds: the target kinds the build knows (`TargetKinds.all` in
+    ///   TaskBridgeTargets); a target of any other kind is an error.
+    public static func parse(_ bytes: [UInt8], file: String, kinds: [any TargetKindParser]) throws(DiagnosticsError) -> TaskBridgeConfig {
         let sink = DiagnosticSink(file: file)
         let root: JSONValue
         do {
@@ -9,13 +11,17 @@ public enum ConfigParser {
         } catch {
             throw DiagnosticsError([Diagnostic(file: file, path: "", message: error.description)])
         }
-        let config = read(JSONNode(value: root, sink: sink))
+        let config = read(JSONNode(value: root, sink: sink), kinds: kinds)
         if sink.hasErrors { throw DiagnosticsError(sink.diagnostics) }
         return config
     }
 
-    static func read(_ node: JSONNode) -> TaskBridgeConfig {
+    static func read(_ node: JSONNode, kinds list: [any TargetKindParser]) -> TaskBridgeConfig {
         var config = TaskBridgeConfig()
+        let kinds = Dictionary(list.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
+        for kind in list {
+            for action in kind.actions { config.actionKinds[action.name, default: []].append(kind.kind) }
+        }
         guard let root = node.object(allowed: ["$schema", "server", "storage", "sources", "targets", "rules",
                                                "admin", "delivery", "retention", "logging"]) else { return config }
         if let n = root.node("server") { config.server = readServer(n) }
@@ -50,7 +56,7 @@ public enum ConfigParser {
                     targetNode.report("target name \"\(name)\" must be letters, digits, \"-\" or \"_\"")
                     continue
                 }
-                if let target = readTarget(name: name, targetNode) { config.targets[name] = target }
+                if let target = readTarget(name: name, targetNode, kinds: kinds) { config.targets[name] = target }
             }
         }
         if let n = root.node("rules") {
@@ -196,16 +202,23 @@ public enum ConfigParser {
         return source
     }
 
-    static func readTarget(name: String, _ node: JSONNode) -> TargetConfig? {
-        guard let o = node.object(allowed: ["kind", "baseURL", "token", "workspaceId", "defaultProject", "timeoutSeconds",
-                                            "concurrency", "rateLimit", "retry", "breaker", "batch", "directoryCacheSeconds"])
-        else { return nil }
-        guard let kind = o.required("kind")?.oneOf([("groupchat", TargetConfig.Kind.groupchat)]) else { return nil }
-        var t = TargetConfig(name: name, kind: kind)
+    static func readTarget(name: String, _ node: JSONNode, kinds: [String: any TargetKindParser]) -> TargetConfig? {
+        guard case .object(let members) = node.value else {
+            node.report("expected an object, found \(node.value.typeName)")
+            return nil
+        }
+        let raw = JSONObjectNode(members: members, path: node.path, sink: node.sink)
+        guard let kindNode = raw.required("kind"), let kindName = kindNode.string() else { return nil }
+        guard let kind = kinds[kindName] else {
+            let known = kinds.keys.sorted()
+            let hint = Spelling.suggestion(for: kindName, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+            kindNode.report("unknown value \"\(kindName)\"\(hint); expected one of \(known.map { "\"\($0)\"" }.joined(separator: ", "))")
+            return nil
+        }
+        guard let o = node.object(allowed: TargetConfig.commonKeys + kind.settingKeys) else { return nil }
+        var t = TargetConfig(name: name, kind: kind.kind, baseURL: kind.defaultBaseURL)
         if let n = o.node("baseURL"), let v = StringSetting.read(n) { t.baseURL = v }
         if let n = o.required("token") { t.token = SecretReference.read(n) }
-        if let n = o.node("workspaceId") { t.workspaceId = StringSetting.read(n) }
-        t.defaultProject = o.string("defaultProject")
         if let v = o.double("timeoutSeconds", in: 0.1...600) { t.timeoutSeconds = v }
         if let v = o.int("concurrency", in: 1...4096) { t.concurrency = v }
         t.rateLimit = o.node("rateLimit").flatMap(readRateLimit)
@@ -224,11 +237,8 @@ public enum ConfigParser {
             if let v = b.int("failureThreshold", in: 1...100_000) { t.breaker.failureThreshold = v }
             if let v = b.double("openSeconds", in: 0.01...86_400) { t.breaker.openSeconds = v }
         }
-        if let n = o.node("batch"), let b = n.object(allowed: ["enabled", "maxOperations"]) {
-            if let v = b.bool("enabled") { t.batch.enabled = v }
-            if let v = b.int("maxOperations", in: 1...200) { t.batch.maxOperations = v }
-        }
-        if let v = o.double("directoryCacheSeconds", in: 0...86_400) { t.directoryCacheSeconds = v }
+        t.settings = kind.readSettings(o)
+        t.actions = kind.actions
         return t
     }
 }

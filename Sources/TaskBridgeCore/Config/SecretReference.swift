@@ -65,7 +65,7 @@ public struct StringSetting: Sendable, Hashable {
         return fallback
     }
 
-    static func read(_ node: JSONNode) -> StringSetting? {
+    public static func read(_ node: JSONNode) -> StringSetting? {
         if case .string = node.value { return node.string().map { StringSetting(literal: $0) } }
         guard let obj = node.object(allowed: ["env", "default"]) else { return nil }
         guard let env = obj.string("env", required: true) else { return nil }

@@ -9,6 +9,9 @@ public struct TaskBridgeConfig: Sendable {
     public var rules: [String] = ["rules/*.json"]
     public var admin = AdminSettings()
     public var delivery = DeliverySettings()
+    /// Every registered kind's actions (action name → the kinds that have it), so a rule
+    /// naming an action its target lacks is told which kinds do.
+    public var actionKinds: [String: [String]] = [:]
     public var retention = RetentionSettings()
     public var logging = LoggingSettings()
 
@@ -95,27 +98,33 @@ public struct WidgetSettings: Sendable {
     public init() {}
 }
 
+/// A configured upstream account. The keys every kind shares are here; a kind's own
+/// (a GroupChat workspace id, a PostHog project) are its ``settings``.
 public struct TargetConfig: Sendable {
-    public enum Kind: String, Sendable { case groupchat }
     public var name: String
-    public var kind: Kind
-    public var baseURL = StringSetting(literal: "https://groupchat.ai")
+    /// The kind's name (`groupchat`, …): see ``TargetKindParser``.
+    public var kind: String
+    public var baseURL: StringSetting
     public var token: SecretReference?
-    public var workspaceId: StringSetting?
-    /// Project (id or name) for steps that do not name one.
-    public var defaultProject: String?
     public var timeoutSeconds = 15.0
     public var concurrency = 16
     public var rateLimit: RateLimitSettings?
     public var retry = RetrySettings()
     public var breaker = BreakerSettings()
-    public var batch = BatchSettings()
-    /// How long resolved names (stages, projects, members, agents) are cached.
-    public var directoryCacheSeconds = 300.0
+    /// The kind's own settings, read by its parser; its connector casts them back.
+    public var settings: any TargetSettings = NoTargetSettings()
+    /// The step actions the kind executes, in the kind's order.
+    public var actions: [ActionSpec] = []
 
-    public init(name: String, kind: Kind) {
+    public func action(named name: String) -> ActionSpec? { actions.first { $0.name == name } }
+
+    /// Keys every target accepts, whatever its kind.
+    public static let commonKeys = ["kind", "baseURL", "token", "timeoutSeconds", "concurrency", "rateLimit", "retry", "breaker"]
+
+    public init(name: String, kind: String, baseURL: String) {
         self.name = name
         self.kind = kind
+        self.baseURL = StringSetting(literal: baseURL)
     }
 }
 
@@ -134,13 +143,6 @@ public struct RetrySettings: Sendable, Hashable {
 public struct BreakerSettings: Sendable, Hashable {
     public var failureThreshold = 10
     public var openSeconds = 30.0
-    public init() {}
-}
-
-public struct BatchSettings: Sendable, Hashable {
-    public var enabled = true
-    /// GroupChat accepts at most 200 operations per batch call.
-    public var maxOperations = 200
     public init() {}
 }
 

@@ -6,13 +6,32 @@ extension RuleParser {
             node.report("expected a step object, found \(node.value.typeName)")
             return nil
         }
-        guard let actionNode = JSONObjectNode(members: members, path: node.path, sink: sink).required("action"),
-              let action = actionNode.oneOf(StepSpec.Action.allCases.map { ($0.rawValue, $0) }) else {
+        let raw = JSONObjectNode(members: members, path: node.path, sink: sink)
+        // The target decides which actions exist: its kind declares them.
+        var target = ruleTarget
+        if let n = raw.node("target"), let name = n.string() {
+            if config.targets[name] == nil {
+                n.report("unknown target \"\(name)\"; configured targets: \(config.targets.keys.sorted().joined(separator: ", "))")
+                return nil
+            }
+            target = name
+        }
+        guard let actionNode = raw.required("action"), let actionName = actionNode.string() else { return nil }
+        guard let targetConfig = config.targets[target] else { return nil }  // reported for the rule
+        guard let action = targetConfig.action(named: actionName) else {
+            if let kinds = config.actionKinds[actionName] {
+                actionNode.report("\"\(actionName)\" is not an action of target \(target) (kind \(targetConfig.kind)); "
+                                  + "kinds that have it: \(kinds.sorted().joined(separator: ", "))")
+            } else {
+                let known = targetConfig.actions.map(\.name)
+                let hint = Spelling.suggestion(for: actionName, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                actionNode.report("unknown value \"\(actionName)\"\(hint); expected one of \(known.map { "\"\($0)\"" }.joined(separator: ", "))")
+            }
             return nil
         }
         guard let o = node.object(allowed: ["id", "action", "target"] + action.fields) else { return nil }
         for field in action.requiredFields where !o.has(field) {
-            o.report("\(action.rawValue) needs \"\(field)\"")
+            o.report("\(action.name) needs \"\(field)\"")
         }
         // Step id: explicit, or its index.
         var id = String(index)
@@ -27,36 +46,28 @@ extension RuleParser {
         } else if earlier.contains(where: { $0.id == id }) {
             o.report("an earlier step has the id \"\(id)\", which is this step's default id; give this step an \"id\"")
         }
-        var target = ruleTarget
-        if let n = o.node("target"), let name = n.string() {
-            if config.targets[name] == nil {
-                n.report("unknown target \"\(name)\"; configured targets: \(config.targets.keys.sorted().joined(separator: ", "))")
-            } else {
-                target = name
-            }
-        }
         let earlierIds = earlier.map(\.id)
         var values: [String: StepSpec.Value] = [:]
         for field in action.fields where field != "task" && field != "link" {
             guard let n = o.node(field) else { continue }
             switch n.value {
             case .string(let text):
-                if text.isEmpty && ["title", "stage", "owner", "agent", "project"].contains(field) {
+                if text.isEmpty && action.nonEmptyFields.contains(field) {
                     n.report("must not be empty")
                 } else if let t = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
                     values[field] = .template(t)
                 }
-            case .number(let v) where StepSpec.numericFields.contains(field):
+            case .number(let v) where action.numericFields.contains(field):
                 values[field] = .number(v)
-            case .null where action == .taskUpdate && ["description", "dueDate", "dueTime", "estimate", "owner"].contains(field):
+            case .null where action.nullableFields.contains(field):
                 values[field] = .null
             default:
-                let expected = StepSpec.numericFields.contains(field) ? "a number or a template string" : "a template string"
+                let expected = action.numericFields.contains(field) ? "a number or a template string" : "a template string"
                 n.report("expected \(expected), found \(n.value.typeName)")
             }
         }
-        if action == .taskUpdate && values.keys.allSatisfy({ $0 == "project" }) && sink.diagnostics.count == before {
-            o.report("task.update needs at least one of title, description, owner, dueDate, dueTime, estimate")
+        if !action.atLeastOneOf.isEmpty && !values.keys.contains(where: action.atLeastOneOf.contains) && sink.diagnostics.count == before {
+            o.report("\(action.name) needs at least one of \(action.atLeastOneOf.joined(separator: ", "))")
         }
         var task: StepSpec.TaskReference?
         if let n = o.node("task"), let t = n.object(allowed: ["id", "link", "step"]) {
@@ -75,8 +86,8 @@ extension RuleParser {
                     }
                 }
             }
-        } else if action != .taskCreate && !o.has("task") && earlier.isEmpty {
-            o.report("\(action.rawValue) needs \"task\": {\"id\": …}, {\"link\": …} or {\"step\": …} (no earlier step provides one)")
+        } else if action.needsTask && !o.has("task") && earlier.isEmpty {
+            o.report("\(action.name) needs \"task\": {\"id\": …}, {\"link\": …} or {\"step\": …} (no earlier step provides one)")
         }
         var link: StepSpec.LinkSpec?
         if let n = o.node("link") {
@@ -86,7 +97,7 @@ extension RuleParser {
                 } else if let key = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
                     link = StepSpec.LinkSpec(key: key, ifExists: .skip)
                 }
-            } else if let l = n.object(allowed: action == .taskCreate ? ["key", "ifExists"] : ["key"]) {
+            } else if let l = n.object(allowed: action.createsTask ? ["key", "ifExists"] : ["key"]) {
                 let ifExists = l.node("ifExists")?.oneOf(StepSpec.IfLinked.allCases.map { ($0.rawValue, $0) }) ?? .skip
                 if let k = l.required("key"), let text = k.string(),
                    let key = parseTemplate(text, at: k, scope: scope, allowSteps: true, earlierSteps: earlierIds) {

@@ -1,46 +1,5 @@
 /// One planned action of a rule, as written (templates not yet rendered).
 public struct StepSpec: Sendable {
-    public enum Action: String, Sendable, CaseIterable {
-        case taskCreate = "task.create"
-        case taskUpdate = "task.update"
-        case taskMove = "task.move"
-        case taskComplete = "task.complete"
-        case taskReopen = "task.reopen"
-        case taskAssign = "task.assign"
-        case taskUnassign = "task.unassign"
-        case agentDelegate = "agent.delegate"
-
-        /// Keys a step of this action accepts besides `id`, `action`, `target`.
-        var fields: [String] {
-            switch self {
-            case .taskCreate: ["project", "stage", "title", "description", "owner", "dueDate", "dueTime", "estimate", "link"]
-            case .taskUpdate: ["task", "title", "description", "owner", "dueDate", "dueTime", "estimate", "project", "link"]
-            case .taskMove: ["task", "stage", "project", "link"]
-            case .taskComplete, .taskReopen, .taskUnassign: ["task", "link"]
-            case .taskAssign: ["task", "owner", "link"]
-            case .agentDelegate: ["task", "agent", "prompt", "link"]
-            }
-        }
-
-        var requiredFields: [String] {
-            switch self {
-            case .taskCreate: ["title"]
-            case .taskMove: ["stage"]
-            case .taskAssign: ["owner"]
-            case .agentDelegate: ["agent"]
-            default: []
-            }
-        }
-
-        /// Actions that can ride in a GroupChat `POST /api/v1/tasks/batch` update.
-        public var isBatchableUpdate: Bool {
-            switch self {
-            case .taskUpdate, .taskMove, .taskComplete, .taskReopen, .taskAssign, .taskUnassign: true
-            case .taskCreate, .agentDelegate: false
-            }
-        }
-    }
-
     /// How a step finds the task it acts on.
     public enum TaskReference: Sendable, Hashable {
         /// `{"id": "{{ captures.task }}"}`
@@ -74,7 +33,8 @@ public struct StepSpec: Sendable {
     }
 
     public var id: String
-    public var action: Action
+    /// Declared by the target's kind.
+    public var action: ActionSpec
     public var target: String
     public var task: TaskReference?
     public var values: [String: Value]
@@ -103,7 +63,7 @@ public struct RenderedStep: Sendable, Hashable {
     }
 
     public var stepId: String
-    public var action: StepSpec.Action
+    public var action: ActionSpec
     public var target: String
     public var task: TaskTarget?
     /// Rendered field values: strings, numbers, or `null` (clear).
@@ -111,7 +71,7 @@ public struct RenderedStep: Sendable, Hashable {
     public var linkKey: String?
     public var ifLinked: StepSpec.IfLinked
 
-    public init(stepId: String, action: StepSpec.Action, target: String, task: TaskTarget? = nil,
+    public init(stepId: String, action: ActionSpec, target: String, task: TaskTarget? = nil,
                 values: [String: JSONValue] = [:], linkKey: String? = nil, ifLinked: StepSpec.IfLinked = .skip) {
         self.stepId = stepId
         self.action = action
@@ -132,8 +92,6 @@ public struct StepRenderError: Error, Sendable, Hashable, CustomStringConvertibl
 }
 
 extension StepSpec {
-    static let numericFields: Set<String> = ["dueDate", "dueTime", "estimate"]
-
     /// Renders templates against `context` (whose `steps` holds outputs of earlier steps).
     /// `previousTask` is the task id produced by the closest earlier step, if any.
     public func render(_ context: EventContext, previousTask: String?) throws(StepRenderError) -> RenderedStep {
@@ -144,7 +102,7 @@ extension StepSpec {
                 case .null: rendered.values[key] = .null
                 case .number(let n): rendered.values[key] = .number(n)
                 case .template(let t):
-                    if StepSpec.numericFields.contains(key) {
+                    if action.numericFields.contains(key) {
                         let v = try t.renderValue(context)
                         let number = v.numberValue ?? Double(v.textValue.trimmingCharacters())
                         guard let number, number.isFinite else {
@@ -153,8 +111,7 @@ extension StepSpec {
                         rendered.values[key] = .number(number)
                     } else {
                         let text = try t.render(context)
-                        if (key == "title" || key == "stage" || key == "owner" || key == "agent" || key == "project"),
-                           text.trimmingCharacters().isEmpty {
+                        if action.nonEmptyFields.contains(key), text.trimmingCharacters().isEmpty {
                             throw StepRenderError(location: "\(location).\(key)", reason: "rendered to an empty string")
                         }
                         rendered.values[key] = .string(text)
@@ -174,7 +131,7 @@ extension StepSpec {
                 }
                 rendered.task = .id(taskId)
             case nil:
-                if action != .taskCreate {
+                if action.needsTask {
                     guard let previousTask else {
                         throw StepRenderError(location: "\(location).task", reason: "no task: name one with {\"id\"|\"link\"|\"step\": …}")
                     }

@@ -15,8 +15,6 @@ public struct AppOptions: Sendable {
     public var dispatcher = true
     /// Poll rule files for changes.
     public var watchRules = true
-    /// Replaces the HTTP transport per target name.
-    public var transports: [String: any GroupChatTransport] = [:]
 
     public init(host: String, port: Int) {
         self.host = host
@@ -42,7 +40,7 @@ public func buildApplication(runtime: TaskBridgeRuntime, options: AppOptions,
     var services: [any Service] = [StoreService(store: runtime.store)]
     var dispatcher: Dispatcher?
     if options.dispatcher {
-        let d = Dispatcher(runtime: runtime, transports: options.transports)
+        let d = Dispatcher(runtime: runtime)
         dispatcher = d
         services.append(d)
     }

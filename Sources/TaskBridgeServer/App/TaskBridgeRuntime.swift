@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TaskBridgeCore
+import TaskBridgeTargets
 import TaskBridgeStore
 
 /// What one running TaskBridge shares between ingress, the dispatcher and the admin

@@ -22,8 +22,7 @@ public final class Dispatcher: Service, Sendable {
     /// Jobs claimed per target in one go (measured: 1,024 drains a backlog ~7% faster than 256).
     static let claimBatch = 1024
 
-    /// - Parameter transports: replaces the HTTP transport per target (tests, dry runs).
-    public init(runtime: TaskBridgeRuntime, transports: [String: any GroupChatTransport] = [:]) {
+    public init(runtime: TaskBridgeRuntime) {
         self.runtime = runtime
         self.settings = runtime.config.delivery
         var pool = HTTPClient.Configuration.ConnectionPool()
@@ -37,8 +36,7 @@ public final class Dispatcher: Service, Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)
         var targets: [String: TargetRuntime] = [:]
         for (name, t) in runtime.config.targets {
-            targets[name] = TargetRuntime(config: t, client: client, secrets: runtime.secrets, logger: runtime.logger,
-                                          transportOverride: transports[name])
+            targets[name] = TargetRuntime(config: t, client: client, secrets: runtime.secrets, logger: runtime.logger)
         }
         self.targets = targets
         self.owner = Identifier.make(prefix: "worker", millis: WallClock.nowMillis())

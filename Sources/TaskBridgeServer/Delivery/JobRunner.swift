@@ -130,22 +130,16 @@ final class JobRunner: Sendable {
             return
         }
         event.body = []
-        var outputs = job.outputs
-        var context = EventContext(id: event.id, type: event.type, source: event.source, receivedAtMillis: event.receivedAtMillis,
-                                   dedupeKey: event.dedupeKey, body: payload, headers: event.headers, clientIP: event.clientIP,
-                                   captures: job.captures, steps: outputs)
-        var previousTask: String?
-        for i in 0..<min(job.step, rule.steps.count) {
-            if let id = outputs[rule.steps[i].id]?["task"]?["id"]?.stringValue { previousTask = id }
-        }
-        var step = job.step
+        var cursor = StepCursor(steps: rule.steps, context: EventContext(
+            id: event.id, type: event.type, source: event.source, receivedAtMillis: event.receivedAtMillis, dedupeKey: event.dedupeKey,
+            body: payload, headers: event.headers, clientIP: event.clientIP, captures: job.captures, steps: job.outputs), start: job.step)
         let laterStepsRead = plan.stepsReadLater
-        while step < rule.steps.count {
+        while let spec = cursor.current {
             if lease.isLost { return }
-            let spec = rule.steps[step]
+            let step = cursor.index
             let rendered: RenderedStep
             do {
-                rendered = try spec.render(context, previousTask: previousTask)
+                rendered = try cursor.render()
             } catch {
                 await deadLetter(job, lease, event, "\(rule.file): \(error.description)")
                 return
@@ -163,25 +157,25 @@ final class JobRunner: Sendable {
             let firstTry = step == job.step
             let store = self.store
             let started = WallClock.nowMillis()
-            let result = await connector.execute(rendered, context: GroupChatConnector.StepContext(
+            let result = await connector.execute(rendered, context: StepContext(
                 idempotencyKey: Self.idempotencyKey(source: event.source, dedupeKey: event.dedupeKey, eventId: event.id,
                                                     ruleId: rule.id, step: step, generation: job.generation),
                 uncertain: firstTry && job.uncertain,
                 fullTask: laterStepsRead.contains(spec.id),
+                waitState: firstTry ? job.waitState : nil,
                 lookupLink: { key in
                     try await store.link(target: rendered.target, key: key).map {
-                        GroupChatConnector.LinkedTask(taskId: $0.taskId, projectId: $0.projectId)
+                        LinkedTask(taskId: $0.taskId, projectId: $0.projectId)
                     }
                 }))
             let attempt = record(result, step: step, startedAt: started, target: rendered.target)
             runtime.metrics.gauge("taskbridge_breaker_state", [("target", rendered.target)], Double(target.gate.breakerGauge))
             switch result.outcome {
             case .success(let output, let link):
-                outputs[spec.id] = laterStepsRead.contains(spec.id) ? output : Self.compact(output)
-                context.steps = outputs
-                if let id = output["task"]?["id"]?.stringValue { previousTask = id }
+                let last = cursor.isLast
+                cursor.advance(output: output, kept: laterStepsRead.contains(spec.id) ? output : connector.compact(output))
+                let outputs = cursor.context.steps
                 let linkRecord = link.map { LinkRecord(target: rendered.target, key: $0.key, taskId: $0.taskId, projectId: $0.projectId) }
-                let last = step + 1 == rule.steps.count
                 log(job, event, rule, step, rendered, attempt, "ok", nil)
                 if last {
                     if await finish(job, lease, .succeeded(outputs: outputs), attempt: attempt, link: linkRecord) {
@@ -195,13 +189,20 @@ final class JobRunner: Sendable {
                                                                leaseUntilMillis: WallClock.nowMillis() + leaseMillis),
                                        attempt: attempt, link: linkRecord) else { return }
                 }
-                step += 1
+            case .wait(let seconds, let state):
+                // Nothing to hold on to meanwhile: the job waits in the store.
+                var a = attempt
+                a?.outcome = "waiting"
+                log(job, event, rule, step, rendered, a, "waiting", nil)
+                let due = WallClock.nowMillis() + (seconds.clamped(to: 0.05...86_400) * 1000).clampedToInt64
+                await finish(job, lease, .waiting(untilMillis: due, state: state), attempt: a)
+                return
             case .failure(let failure):
                 await handle(failure, job: job, lease: lease, event: event, rule: rule, step: step, firstTry: firstTry, rendered: rendered,
                              attempt: attempt, target: target)
                 return
             }
-            if Task.isCancelled, step < rule.steps.count {
+            if Task.isCancelled, cursor.current != nil {
                 await finish(job, lease, .released(uncertain: false))
                 return
             }
@@ -268,18 +269,6 @@ final class JobRunner: Sendable {
         }
     }
 
-    /// What is kept of a step's output when no later step reads it: the task's identity
-    /// and place, and the agent run — enough for the admin view, without the full object.
-    static func compact(_ output: JSONValue) -> JSONValue {
-        guard case .object(var o) = output else { return output }
-        if case .object(let task)? = o["task"] {
-            var kept: [String: JSONValue] = [:]
-            for key in GroupChatConnector.taskSummaryKeys { kept[key] = task[key] }
-            o["task"] = .object(kept)
-        }
-        return .object(o)
-    }
-
     /// One attempt row per step execution (lookups included in its request text), and
     /// one metric sample per HTTP call.
     func record(_ result: StepResult, step: Int, startedAt: Int64, target: String) -> AttemptRecord? {
@@ -313,12 +302,12 @@ final class JobRunner: Sendable {
     func log(_ job: ClaimedJob, _ event: StoredEvent, _ rule: Rule, _ step: Int, _ rendered: RenderedStep,
              _ attempt: AttemptRecord?, _ outcome: String, _ error: String?) {
         var meta: Logger.Metadata = [
-            "event": "\(event.id)", "job": "\(job.id)", "rule": "\(rule.id)", "step": "\(step)", "action": "\(rendered.action.rawValue)",
+            "event": "\(event.id)", "job": "\(job.id)", "rule": "\(rule.id)", "step": "\(step)", "action": "\(rendered.action.name)",
             "target": "\(rendered.target)", "outcome": "\(outcome)",
         ]
         if let s = attempt?.status { meta["status"] = "\(s)" }
         if let l = attempt?.latencyMillis { meta["latency_ms"] = "\((l * 10).rounded() / 10)" }
         if let error { meta["error"] = "\(error)" }
-        logger.log(level: outcome == "ok" ? .info : .warning, "delivery attempt", metadata: meta)
+        logger.log(level: outcome == "ok" || outcome == "waiting" ? .info : .warning, "delivery attempt", metadata: meta)
     }
 }

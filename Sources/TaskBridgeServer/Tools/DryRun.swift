@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Logging
 import Synchronization
 import TaskBridgeCore
 import TaskBridgeTargets
@@ -32,7 +33,12 @@ public struct DryRun: Sendable {
         public var requests: [SentRequest]
         public var output: JSONValue?
         public var error: String?
+        /// Each wait before a poll, in seconds (a step that follows an upstream run).
+        public var waits: [Double] = []
     }
+
+    /// Polls a dry run follows before it gives up on a waiting step.
+    static let maxPolls = 20
 
     public struct MatchReport: Sendable {
         public var ruleId: String
@@ -104,18 +110,19 @@ public struct DryRun: Sendable {
         for (rule, reason) in rules.explain(source: name, type: identity.type, context: context) {
             if let reason { report.notMatched.append((rule.id, reason)) }
         }
-        let links = Mutex<[String: GroupChatConnector.LinkedTask]>([:])
+        let links = Mutex<[String: LinkedTask]>([:])
         for m in matches {
             var stepContext = context
             stepContext.captures = m.captures
             var steps: [StepReport] = []
-            var previousTask: String?
-            for (i, spec) in m.rule.steps.enumerated() {
-                var step = StepReport(index: i, id: spec.id, action: spec.action.rawValue, target: spec.target, requests: [])
+            var cursor = StepCursor(steps: m.rule.steps, context: stepContext)
+            while let spec = cursor.current {
+                let i = cursor.index
+                var step = StepReport(index: i, id: spec.id, action: spec.action.name, target: spec.target, requests: [])
                 defer { steps.append(step) }
                 let rendered: RenderedStep
                 do {
-                    rendered = try spec.render(stepContext, previousTask: previousTask)
+                    rendered = try cursor.render()
                 } catch {
                     step.error = error.description
                     break
@@ -124,26 +131,46 @@ public struct DryRun: Sendable {
                     step.error = "unknown target \(rendered.target)"
                     break
                 }
-                let recorder = RecordingTransport()
-                let connector = makeConnector(targetConfig, live: live, client: client, recorder: recorder)
-                let isCreate = rendered.action == .taskCreate
+                guard let kind = TargetKinds.named(targetConfig.kind) else {
+                    step.error = "target \(rendered.target) has kind \(targetConfig.kind), which this build does not know"
+                    break
+                }
+                let log = RequestLog()
+                let gate = TargetGate(name: targetConfig.name, concurrency: 1, rateLimit: nil, breaker: targetConfig.breaker)
+                let connector = kind.dryRunConnector(
+                    for: targetConfig, environment: ConnectorEnvironment(client: client, secrets: SecretResolver(environment: environment),
+                                                                         gate: gate, logger: Logger(label: "taskbridge.test")),
+                    live: live, log: log)
+                let isCreate = rendered.action.createsTask
                 let key = JobRunner.idempotencyKey(source: name, dedupeKey: identity.dedupeKey, eventId: eventId,
                                                    ruleId: m.rule.id, step: i)
-                let result = await connector.execute(rendered, context: .init(idempotencyKey: key, uncertain: false, lookupLink: { k in
+                let lookup: @Sendable (String) async throws -> LinkedTask? = { k in
                     if let known = links.withLock({ $0[k] }) { return known }
                     // Without a store, assume a link exists for steps that act on one,
                     // and does not for creates (so the create request is shown).
-                    return isCreate || live ? nil : GroupChatConnector.LinkedTask(taskId: "<task linked to \(k)>", projectId: nil)
-                }))
-                step.requests = recorder.requests.map { describe($0, targetConfig) }
+                    return isCreate || live ? nil : LinkedTask(taskId: "<task linked to \(k)>", projectId: nil)
+                }
+                var result = await connector.execute(rendered, context: .init(idempotencyKey: key, uncertain: false, lookupLink: lookup))
+                // A step that waits on the upstream is followed as the dispatcher would,
+                // poll by poll (each poll's requests are shown), for a bounded number.
+                var polls = 0
+                while case .wait(let seconds, let state) = result.outcome, polls < Self.maxPolls {
+                    polls += 1
+                    step.waits.append(seconds)
+                    if live { try? await Task.sleep(nanoseconds: seconds.sleepNanoseconds(atMost: 30)) }
+                    result = await connector.execute(rendered, context: .init(idempotencyKey: key, uncertain: false, waitState: state,
+                                                                             lookupLink: lookup))
+                }
+                step.requests = log.requests.map { SentRequest(method: $0.method, path: $0.path, headers: $0.headers, body: $0.body) }
                 switch result.outcome {
                 case .success(let output, let link):
                     step.output = output
-                    stepContext.steps[spec.id] = output
-                    if let id = output["task"]?["id"]?.stringValue { previousTask = id }
+                    cursor.advance(output: output, kept: output)
                     if let link { links.withLock { $0[link.key] = .init(taskId: link.taskId, projectId: link.projectId) } }
                 case .failure(let f):
                     step.error = f.reason
+                case .wait:
+                    step.error = "still waiting after \(Self.maxPolls) polls; a delivery keeps polling until the step's own limit"
                 }
                 if step.error != nil { break }
             }
@@ -153,40 +180,4 @@ public struct DryRun: Sendable {
         return report
     }
 
-    func makeConnector(_ target: TargetConfig, live: Bool, client: HTTPClient?, recorder: RecordingTransport) -> GroupChatConnector {
-        let wall: @Sendable () -> Double = { Double(WallClock.nowMillis()) / 1000 }
-        if live, let client, case .value(let token)? = target.token.map(SecretResolver(environment: environment).resolve),
-           let credentials = try? GroupChatCredentials(token: token, workspaceId: target.workspaceId?.resolve(environment)) {
-            let gate = TargetGate(name: target.name, concurrency: 1, rateLimit: nil, breaker: target.breaker)
-            let http = HTTPGroupChatTransport(client: client, baseURL: target.baseURL.resolve(environment) ?? "https://groupchat.ai",
-                                              credentials: credentials, timeoutSeconds: target.timeoutSeconds, gate: gate, wallClock: wall)
-            let both = TeeTransport(primary: http, recorder: recorder)
-            return GroupChatConnector(target: target.name, transport: both,
-                                      directory: GroupChatDirectory(transport: both, ttl: 60, wallClock: wall),
-                                      defaultProject: target.defaultProject, batcher: nil, wallClock: wall)
-        }
-        return GroupChatConnector(target: target.name, transport: recorder, directory: SymbolicNames(),
-                                  defaultProject: target.defaultProject, batcher: nil, wallClock: wall)
-    }
-
-    /// The request as it goes on the wire, with the token redacted.
-    func describe(_ r: GroupChatRequest, _ target: TargetConfig) -> SentRequest {
-        var headers: [(String, String)] = [("Authorization", "Bearer <redacted>")]
-        if let ws = target.workspaceId?.resolve(environment), !ws.isEmpty { headers.append(("X-Workspace-Id", ws)) }
-        headers.append(("Accept", "application/json"))
-        if let k = r.idempotencyKey { headers.append(("Idempotency-Key", k)) }
-        if r.body != nil { headers.append(("Content-Type", "application/json")) }
-        return SentRequest(method: r.method, path: r.pathWithQuery, headers: headers, body: r.body)
-    }
-}
-
-/// Sends through `primary` and records each request too (for `--live` output).
-struct TeeTransport: GroupChatTransport {
-    let primary: any GroupChatTransport
-    let recorder: RecordingTransport
-
-    func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
-        _ = try await recorder.send(request)
-        return try await primary.send(request)
-    }
 }

@@ -2,19 +2,24 @@ import TaskBridgeCore
 
 /// Executes rendered steps against one GroupChat workspace: resolves names and links,
 /// builds the documented requests, and reports outputs for later steps.
-public struct GroupChatConnector: Sendable {
+public struct GroupChatConnector: TargetConnector {
     public let target: String
     let transport: any GroupChatTransport
     public let directory: any GroupChatNameResolver
     let defaultProject: String?
     let batcher: BatchCoalescer?
     let wallClock: @Sendable () -> Double
+    /// The live transport, whose credentials a reload may replace, and the config they
+    /// are read from.
+    let live: HTTPGroupChatTransport?
+    var config: TargetConfig?
 
     /// The task fields a job keeps from a step's output when no later step reads more.
     public static let taskSummaryKeys = ["id", "projectId", "stageId", "title", "completed", "ownerId"]
 
     public init(target: String, transport: any GroupChatTransport, directory: any GroupChatNameResolver, defaultProject: String?,
-                batcher: BatchCoalescer?, wallClock: @escaping @Sendable () -> Double) {
+                batcher: BatchCoalescer?, wallClock: @escaping @Sendable () -> Double, live: HTTPGroupChatTransport? = nil) {
+        self.live = live
         self.target = target
         self.transport = transport
         self.directory = directory
@@ -23,34 +28,38 @@ public struct GroupChatConnector: Sendable {
         self.wallClock = wallClock
     }
 
-    public struct LinkedTask: Sendable, Hashable {
-        public var taskId: String
-        public var projectId: String?
-
-        public init(taskId: String, projectId: String?) {
-            self.taskId = taskId
-            self.projectId = projectId
-        }
+    /// The connector for a configured target: its name directory and, unless turned
+    /// off, its batch coalescer, both over `transport`.
+    init(config: TargetConfig, transport: any GroupChatTransport, wallClock: @escaping @Sendable () -> Double,
+         live: HTTPGroupChatTransport?) {
+        let settings = GroupChatKind.settings(config)
+        self.init(target: config.name, transport: transport,
+                  directory: GroupChatDirectory(transport: transport, ttl: settings.directoryCacheSeconds, wallClock: wallClock),
+                  defaultProject: settings.defaultProject,
+                  batcher: settings.batchEnabled
+                      ? BatchCoalescer(transport: transport, maxOperations: settings.batchMaxOperations,
+                                       callSeconds: config.timeoutSeconds + 1, wallClock: wallClock) : nil,
+                  wallClock: wallClock, live: live)
+        self.config = config
     }
 
-    public struct StepContext: Sendable {
-        /// Stable per (event dedupe key, rule, step): sent as `Idempotency-Key` and hidden
-        /// in created tasks so an uncertain create can be found again.
-        public var idempotencyKey: String
-        /// The previous attempt's outcome is unknown; reconcile creates before re-sending.
-        public var uncertain: Bool
-        public var lookupLink: @Sendable (String) async throws -> LinkedTask?
-        /// A later step reads this step's whole task; otherwise only its summary
-        /// (``GroupChatConnector/taskSummaryKeys``) is kept, and batch responses are parsed for that alone.
-        public var fullTask: Bool
-
-        public init(idempotencyKey: String, uncertain: Bool, fullTask: Bool = true,
-                    lookupLink: @escaping @Sendable (String) async throws -> LinkedTask?) {
-            self.idempotencyKey = idempotencyKey
-            self.uncertain = uncertain
-            self.fullTask = fullTask
-            self.lookupLink = lookupLink
+    /// Keeps the task's identity and place, and the agent run, without the full object.
+    public func compact(_ output: JSONValue) -> JSONValue {
+        guard case .object(var o) = output else { return output }
+        if case .object(let task)? = o["task"] {
+            var kept: [String: JSONValue] = [:]
+            for key in Self.taskSummaryKeys { kept[key] = task[key] }
+            o["task"] = .object(kept)
         }
+        return .object(o)
+    }
+
+    public func reloadCredentials(secrets: SecretResolver) -> Bool {
+        guard let live, let config, case .value(let token)? = config.token.map(secrets.resolve),
+              let credentials = try? GroupChatCredentials(
+                  token: token, workspaceId: GroupChatKind.settings(config).workspaceId?.resolve(secrets.environment))
+        else { return false }
+        return live.replaceCredentials(credentials)
     }
 
     /// The marker hidden (as an HTML comment) at the end of descriptions of tasks the
@@ -70,10 +79,10 @@ public struct GroupChatConnector: Sendable {
     typealias Link = (key: String, taskId: String, projectId: String?)
 
     private func run(_ step: RenderedStep, _ ctx: StepContext, _ wire: inout [WireRecord]) async throws(StepFailure) -> (JSONValue, Link?) {
-        switch step.action {
-        case .taskCreate:
+        switch step.action.name {
+        case "task.create":
             return try await create(step, ctx, &wire)
-        case .agentDelegate:
+        case "agent.delegate":
             let (taskId, _) = try await resolveTask(step, ctx)
             let agentRef = step.values["agent"]?.stringValue ?? ""
             let agentId: String
@@ -92,15 +101,15 @@ public struct GroupChatConnector: Sendable {
         default:
             let (taskId, linkedProject) = try await resolveTask(step, ctx)
             var fields = try await updateFields(step, &wire)
-            switch step.action {
-            case .taskMove:
+            switch step.action.name {
+            case "task.move":
                 let projectId = try await projectForTask(taskId, step: step, linkedProject: linkedProject, ctx: ctx, &wire)
                 let stageId: String
                 (stageId, wire) = try await directory.stageId(step.values["stage"]?.stringValue ?? "", projectId: projectId, wire: wire)
                 fields["stageId"] = .string(stageId)
-            case .taskComplete: fields["completed"] = true
-            case .taskReopen: fields["completed"] = false
-            case .taskUnassign: fields["ownerId"] = .null
+            case "task.complete": fields["completed"] = true
+            case "task.reopen": fields["completed"] = false
+            case "task.unassign": fields["ownerId"] = .null
             default: break
             }
             let task = try await patch(taskId, fields, ctx, &wire)
@@ -187,7 +196,7 @@ public struct GroupChatConnector: Sendable {
             }
             return (linked.taskId, linked.projectId)
         case nil:
-            throw StepFailure.permanent("\(step.action.rawValue) has no task to act on")
+            throw StepFailure.permanent("\(step.action.name) has no task to act on")
         }
     }
 

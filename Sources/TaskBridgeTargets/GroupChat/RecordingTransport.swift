@@ -7,13 +7,32 @@ import TaskBridgeCore
 public final class RecordingTransport: GroupChatTransport {
     private let recorded = Mutex<[GroupChatRequest]>([])
     private let created = Mutex(0)
+    let log: RequestLog?
+    let workspaceId: String?
 
-    public init() {}
+    /// - Parameters:
+    ///   - log: receives each request as it would go on the wire, token redacted.
+    ///   - workspaceId: sent as `X-Workspace-Id` (not a secret).
+    public init(log: RequestLog? = nil, workspaceId: String? = nil) {
+        self.log = log
+        self.workspaceId = workspaceId
+    }
 
     public var requests: [GroupChatRequest] { recorded.withLock { $0 } }
 
+    /// The request with the headers the live transport sends, the token redacted.
+    func planned(_ r: GroupChatRequest) -> PlannedRequest {
+        var headers: [(String, String)] = [("Authorization", "Bearer <redacted>")]
+        if let ws = workspaceId, !ws.isEmpty { headers.append(("X-Workspace-Id", ws)) }
+        headers.append(("Accept", "application/json"))
+        if let k = r.idempotencyKey { headers.append(("Idempotency-Key", k)) }
+        if r.body != nil { headers.append(("Content-Type", "application/json")) }
+        return PlannedRequest(method: r.method, path: r.pathWithQuery, headers: headers, body: r.body)
+    }
+
     public func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
         recorded.withLock { $0.append(request) }
+        log?.append(planned(request))
         var answer: JSONValue = .object([:])
         let body = request.body?.objectValue ?? [:]
         switch (request.method, request.path) {
