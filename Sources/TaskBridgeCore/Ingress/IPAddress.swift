@@ -63,8 +63,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 4 else { return nil }
         var out: [UInt8] = []
         for p in parts {
+            // No leading zeros: `010` is 8 to inet_aton and 10 to others, so it is refused.
             guard !p.isEmpty, p.count <= 3, p.allSatisfy(\.isASCII), p.allSatisfy(\.isNumber),
-                  let v = UInt8(p) else { return nil }
+                  p.count == 1 || p.first != "0", let v = UInt8(p) else { return nil }
             out.append(v)
         }
         return out
@@ -80,25 +81,28 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
             halves = [String(s)]
         }
         guard halves.count <= 2 else { return nil }
-        func groups(_ part: String) -> [UInt8]? {
+        /// Hex groups of one to four digits (no sign); a dotted quad only as the last group
+        /// of the whole address (`lastOfAddress`).
+        func groups(_ part: String, lastOfAddress: Bool) -> [UInt8]? {
             if part.isEmpty { return [] }
             var out: [UInt8] = []
             let items = part.split(separator: ":", omittingEmptySubsequences: false)
             for (idx, item) in items.enumerated() {
-                if idx == items.count - 1, item.contains("."), let v4 = parseIPv4(item) {
+                if lastOfAddress, idx == items.count - 1, item.contains("."), let v4 = parseIPv4(item) {
                     out += v4
                     continue
                 }
-                guard !item.isEmpty, item.count <= 4, let v = UInt16(item, radix: 16) else { return nil }
+                guard !item.isEmpty, item.count <= 4, item.allSatisfy(\.isHexDigit), item.allSatisfy(\.isASCII),
+                      let v = UInt16(item, radix: 16) else { return nil }
                 out += [UInt8(v >> 8), UInt8(v & 0xFF)]
             }
             return out
         }
-        guard let head = groups(halves[0]) else { return nil }
+        guard let head = groups(halves[0], lastOfAddress: halves.count == 1) else { return nil }
         if halves.count == 1 {
             return head.count == 16 ? head : nil
         }
-        guard let tail = groups(halves[1]), head.count + tail.count <= 14 else { return nil }
+        guard let tail = groups(halves[1], lastOfAddress: true), head.count + tail.count <= 14 else { return nil }
         return head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
     }
 }

@@ -9,8 +9,9 @@ public struct PatternMatcher: Sendable {
 
     public init(_ pattern: String) throws {
         self.pattern = pattern
-        self.compiled = CompiledRegex(try Regex(pattern))
-        self.groupNames = PatternMatcher.namedGroups(in: pattern)
+        let regex = try Regex(pattern)
+        self.compiled = CompiledRegex(regex)
+        self.groupNames = PatternMatcher.namedGroups(in: pattern, compiled: regex)
         self.requiredLiteral = RequiredLiteral(pattern: pattern)
     }
 
@@ -25,8 +26,17 @@ public struct PatternMatcher: Sendable {
         return captures
     }
 
-    /// Names declared with `(?<name>…)` or `(?P<name>…)`.
-    static func namedGroups(in pattern: String) -> [String] {
+    /// Names declared with `(?<name>…)`, `(?P<name>…)` or `(?'name'…)` that the regex
+    /// really captures: the scan alone also finds `(?<name>` inside a class, a comment or
+    /// quoted text, which no match ever fills. (A pattern that does not compile keeps
+    /// every candidate; its error is reported where it is compiled.)
+    static func namedGroups(in pattern: String, compiled: Regex<AnyRegexOutput>? = nil) -> [String] {
+        let candidates = candidateGroupNames(in: pattern)
+        guard !candidates.isEmpty, let regex = compiled ?? (try? Regex(pattern)) else { return candidates }
+        return candidates.filter { regex.contains(captureNamed: $0) }
+    }
+
+    static func candidateGroupNames(in pattern: String) -> [String] {
         var names: [String] = []
         let chars = Array(pattern)
         var i = 0
@@ -35,11 +45,12 @@ public struct PatternMatcher: Sendable {
             if chars[i] == "(", i + 2 < chars.count, chars[i + 1] == "?" {
                 var j = i + 2
                 if j < chars.count, chars[j] == "P" { j += 1 }
-                if j < chars.count, chars[j] == "<", j + 1 < chars.count, chars[j + 1] != "=", chars[j + 1] != "!" {
+                if j < chars.count, chars[j] == "<" || chars[j] == "'", j + 1 < chars.count, chars[j + 1] != "=", chars[j + 1] != "!" {
+                    let close: Character = chars[j] == "<" ? ">" : "'"
                     var name = ""
                     j += 1
-                    while j < chars.count, chars[j] != ">" { name.append(chars[j]); j += 1 }
-                    if !name.isEmpty { names.append(name) }
+                    while j < chars.count, chars[j] != close { name.append(chars[j]); j += 1 }
+                    if !name.isEmpty, !names.contains(name) { names.append(name) }
                 }
             }
             i += 1
