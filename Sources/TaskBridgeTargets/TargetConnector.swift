@@ -50,9 +50,36 @@ public protocol TargetConnector: Sendable {
     /// Reads the credentials again (a rotated `{"file": …}` secret). Returns `true` when
     /// they changed and are in use from the next request on.
     func reloadCredentials(secrets: SecretResolver) -> Bool
+    /// `taskbridge check --live`: asks the upstream, read-only, whether the token works
+    /// and whether every name written literally in `steps` (the steps of this target)
+    /// resolves to exactly one thing. Problems are reported at the step's field.
+    func liveCheck(_ steps: [LiveCheckStep]) async -> [Diagnostic]
+}
+
+/// A step of a rule, for ``TargetConnector/liveCheck(_:)``: where it is written.
+public struct LiveCheckStep: Sendable {
+    public var step: StepSpec
+    public var file: String
+
+    public init(step: StepSpec, file: String) {
+        self.step = step
+        self.file = file
+    }
+
+    /// A field written literally (no placeholders): what can be checked before an
+    /// event arrives.
+    public func literal(_ field: String) -> String? {
+        guard case .template(let t)? = step.values[field] else { return nil }
+        return t.literalText
+    }
+
+    public func problem(_ field: String, _ message: String) -> Diagnostic {
+        Diagnostic(file: file, path: field.isEmpty ? step.location : step.location + "." + field, message: message)
+    }
 }
 
 extension TargetConnector {
     public func compact(_ output: JSONValue) -> JSONValue { output }
     public func reloadCredentials(secrets: SecretResolver) -> Bool { false }
+    public func liveCheck(_ steps: [LiveCheckStep]) async -> [Diagnostic] { [] }
 }

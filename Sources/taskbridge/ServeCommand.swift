@@ -76,6 +76,9 @@ struct CheckCommand: AsyncParsableCommand {
 
     @OptionGroup var config: ConfigOption
 
+    @Flag(help: "Also ask every target, read-only, whether its token works and every name the rules write literally exists.")
+    var live = false
+
     func run() async throws {
         let loaded = try config.load()
         let env = ProcessInfo.processInfo.environment
@@ -91,5 +94,13 @@ struct CheckCommand: AsyncParsableCommand {
         for (name, target) in loaded.config.targets.sorted(by: { $0.key < $1.key }) {
             if let ref = target.token, case .missing(let why) = resolver.resolve(ref) { print("note: target \(name): \(why)") }
         }
+        guard live else { return }
+        let problems = await LiveCheck.run(loaded, secrets: resolver)
+        for p in problems { print(p.description) }
+        if !problems.isEmpty {
+            print("\(problems.count) problem(s) found by asking the targets")
+            throw ExitCode(1)
+        }
+        print("live: every target answered, and every literal name resolves to exactly one thing")
     }
 }

@@ -57,11 +57,14 @@ import TaskBridgeTestSupport
         """
         try await withBridge(config: config, ruleFiles: ["r.json": rules], fake: fake, dispatcher: true) { bridge async throws in
             _ = try await bridge.sentry(issue, resource: "issue", requestID: "n1")
-            #expect(try await eventually { try await bridge.store.listJobs(JobFilter()).first?.step == 1 })
-            let waited = try await eventually { try await bridge.store.listJobs(JobFilter()).first?.state == "pending" }
+            // The second step is deferred: pending, with the reason, due well after now.
+            let deferred = try await eventually {
+                let j = try await bridge.store.listJobs(JobFilter()).first
+                return j?.state == "pending" && j?.step == 1 && (j?.lastError ?? "").contains("has no token")
+            }
             let seen = try await bridge.store.listJobs(JobFilter()).first
-            #expect(waited, "\(String(describing: seen))")
-            let job = try #require(try await bridge.store.listJobs(JobFilter()).first)
+            #expect(deferred, "\(String(describing: seen))")
+            let job = try #require(seen)
             #expect(job.dueAtMillis > WallClock.nowMillis() + 20_000, "the step waits before it is looked at again: \(job)")
             #expect(job.attempts == 0)
             #expect(job.lastError?.contains("target unset has no token") == true, "\(job.lastError ?? "nil")")

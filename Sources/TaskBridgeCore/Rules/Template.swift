@@ -29,6 +29,17 @@ public struct Template: Sendable, Hashable, CustomStringConvertible {
     public let parts: [Part]
     public let description: String
 
+    /// The text of a template without placeholders (a name written literally in a
+    /// rule, which `taskbridge check --live` can look up), else nil.
+    public var literalText: String? {
+        var out = ""
+        for part in parts {
+            guard case .literal(let s) = part else { return nil }
+            out += s
+        }
+        return out
+    }
+
     /// Paths read by the template, for validation and for the ingest parse filter.
     public var paths: [FieldPath] {
         parts.compactMap { if case .expression(let e) = $0 { return e.path } else { return nil } }
