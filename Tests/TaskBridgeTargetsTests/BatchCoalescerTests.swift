@@ -117,23 +117,36 @@ import TaskBridgeCore
         }
     }
 
-    @Test func aFailedOperationFailsOnlyItsOwnUpdate() async throws {
-        let transport = WorkspaceTransport()
-        let ids = try makeTasks(transport, 3)
-        try transport.workspace.withLock { w in try w.deleteTask(ids[2]) }
+    /// Completes three tasks: the first call is held so the other two queue up and
+    /// leave together in one batch call. `guards[i]`, when given, is job i's lease.
+    func completeThree(_ transport: WorkspaceTransport, _ ids: [String],
+                       guards: [Int: any SendGuard] = [:]) async throws -> [Int: BatchCoalescer.ItemResult] {
         let coalescer = BatchCoalescer(transport: transport, maxOperations: 200, maxCallsInFlight: 1, wallClock: { 1_700_000_000 })
-        let results = try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
-            group.addTask { (0, await coalescer.update(id: ids[0], fields: ["completed": true], idempotencyKey: "k0", fullTask: false)) }
-            while !transport.isHolding { await Task.yield() }
-            for i in 1...2 {
-                group.addTask { (i, await coalescer.update(id: ids[i], fields: ["completed": true], idempotencyKey: "k\(i)", fullTask: false)) }
+        return try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
+            func add(_ i: Int) {
+                group.addTask {
+                    (i, await SendGuards.$current.withValue(guards[i]) {
+                        await coalescer.update(id: ids[i], fields: ["completed": true], idempotencyKey: "k\(i)", fullTask: false)
+                    })
+                }
             }
+            add(0)
+            while !transport.isHolding { await Task.yield() }
+            add(1)
+            add(2)
             while await coalescer.queuedCount < 2 { await Task.yield() }
             transport.release()
             var out: [Int: BatchCoalescer.ItemResult] = [:]
             for try await (i, r) in group { out[i] = r }
             return out
         }
+    }
+
+    @Test func aFailedOperationFailsOnlyItsOwnUpdate() async throws {
+        let transport = WorkspaceTransport()
+        let ids = try makeTasks(transport, 3)
+        try transport.workspace.withLock { w in try w.deleteTask(ids[2]) }
+        let results = try await completeThree(transport, ids)
         #expect(task(try #require(results[1]))?["id"]?.stringValue == ids[1])
         guard case .failed(let failure, _)? = results[2] else { Issue.record("expected a failure"); return }
         // The failed operation is sent again alone, and its 404 classifies it: permanent.
@@ -149,19 +162,7 @@ import TaskBridgeCore
         let transport = WorkspaceTransport()
         let ids = try makeTasks(transport, 3)
         transport.failBatchOperation.withLock { $0 = ids[2] }
-        let coalescer = BatchCoalescer(transport: transport, maxOperations: 200, maxCallsInFlight: 1, wallClock: { 1_700_000_000 })
-        let results = try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
-            group.addTask { (0, await coalescer.update(id: ids[0], fields: ["completed": true], idempotencyKey: "k0", fullTask: false)) }
-            while !transport.isHolding { await Task.yield() }
-            for i in 1...2 {
-                group.addTask { (i, await coalescer.update(id: ids[i], fields: ["completed": true], idempotencyKey: "k\(i)", fullTask: false)) }
-            }
-            while await coalescer.queuedCount < 2 { await Task.yield() }
-            transport.release()
-            var out: [Int: BatchCoalescer.ItemResult] = [:]
-            for try await (i, r) in group { out[i] = r }
-            return out
-        }
+        let results = try await completeThree(transport, ids)
         #expect(task(try #require(results[2]))?["completed"] == true)
         #expect(transport.workspace.withLock { $0.task(ids[2])?["completed"] } == true)
         guard case .ok(_, let record)? = results[2] else { Issue.record("expected success"); return }
@@ -175,22 +176,7 @@ import TaskBridgeCore
         }
         let transport = WorkspaceTransport()
         let ids = try makeTasks(transport, 3)
-        let coalescer = BatchCoalescer(transport: transport, maxOperations: 200, maxCallsInFlight: 1, wallClock: { 1_700_000_000 })
-        let results = try await withThrowingTaskGroup(of: (Int, BatchCoalescer.ItemResult).self) { group in
-            group.addTask { (0, await coalescer.update(id: ids[0], fields: ["completed": true], idempotencyKey: "k0", fullTask: false)) }
-            while !transport.isHolding { await Task.yield() }
-            group.addTask { (1, await coalescer.update(id: ids[1], fields: ["completed": true], idempotencyKey: "k1", fullTask: false)) }
-            group.addTask {
-                (2, await SendGuards.$current.withValue(Lost()) {
-                    await coalescer.update(id: ids[2], fields: ["completed": true], idempotencyKey: "k2", fullTask: false)
-                })
-            }
-            while await coalescer.queuedCount < 2 { await Task.yield() }
-            transport.release()
-            var out: [Int: BatchCoalescer.ItemResult] = [:]
-            for try await (i, r) in group { out[i] = r }
-            return out
-        }
+        let results = try await completeThree(transport, ids, guards: [2: Lost()])
         guard case .failed(let failure, _)? = results[2] else { Issue.record("expected a failure"); return }
         #expect(failure.leaseLost)
         #expect(transport.workspace.withLock { $0.task(ids[2])?["completed"] } == false)
