@@ -12,15 +12,7 @@ import TaskBridgeCore
 /// statuses, members, tasks, batch results and delegation. Every request is recorded
 /// so tests can assert exactly what the bridge sent.
 public final class GroupChatFake: Sendable {
-    public struct Recorded: Sendable {
-        public var method: String
-        public var path: String
-        public var query: String
-        public var headers: [String: String]
-        public var body: JSONValue?
-        /// The status the fake answered (nil when it dropped the connection).
-        public var status: Int?
-    }
+    public typealias Recorded = RecordedRequest
 
     public static let workspaceKey = "gck_fake_workspace_key"
     public static let personalToken = "gcp_fake_personal_token"
@@ -36,14 +28,13 @@ public final class GroupChatFake: Sendable {
     }
 
     private let state: Mutex<State>
-    private let task = Mutex<Task<Void, any Error>?>(nil)
-    private let portBox = Mutex<Int?>(nil)
+    private let server = LoopbackServer(label: "groupchat-fake")
 
     public init(workspace: FakeWorkspace = .standard(), chaos: FakeChaos = .none, seed: UInt64 = 42, recordRequests: Bool = true) {
         state = Mutex(State(workspace: workspace, chaos: chaos, rng: SplitMix64(state: seed), recordRequests: recordRequests))
     }
 
-    public var port: Int { portBox.withLock { $0 ?? 0 } }
+    public var port: Int { server.port }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     public func setChaos(_ chaos: FakeChaos) { state.withLock { $0.chaos = chaos } }
@@ -61,35 +52,15 @@ public final class GroupChatFake: Sendable {
 
     /// Starts listening on `port` (0 picks a free one) and returns once it accepts.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws {
-        let router = Router(context: FakeRequestContext.self)
-        router.on("/**", method: .get) { req, ctx in try await self.handle(req, ctx) }
-        router.on("/**", method: .post) { req, ctx in try await self.handle(req, ctx) }
-        router.on("/**", method: .patch) { req, ctx in try await self.handle(req, ctx) }
-        router.on("/**", method: .delete) { req, ctx in try await self.handle(req, ctx) }
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "groupchat-fake")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        let running = Task { try await app.run() }
-        task.withLock { $0 = running }
-        for await p in stream {
-            portBox.withLock { $0 = p }
-            break
-        }
+        try await server.start(host: host, port: port, methods: [.get, .post, .patch, .delete]) { req, ctx in try await self.handle(req, ctx) }
     }
 
-    public func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = try? await t?.value
-    }
+    public func stop() async { await server.stop() }
 
     /// Runs until cancelled (for `tb-bench fake-groupchat`).
     public func runForever(host: String, port: Int) async throws {
         try await start(host: host, port: port)
-        try await task.withLock { $0 }?.value
+        try await server.wait()
     }
 
     func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {

@@ -59,18 +59,7 @@ import TaskBridgeCore
 ///
 /// Every request is recorded (method, path, query, headers, body, status, route template).
 public final class PostHogFake: Sendable {
-    public struct Recorded: Sendable {
-        public var method: String
-        public var path: String
-        public var query: String
-        public var headers: [String: String]
-        /// The parsed JSON body, or its raw text as a string when it was not JSON.
-        public var body: JSONValue?
-        /// The status the fake answered (nil when it dropped the connection).
-        public var status: Int?
-        /// The route template, e.g. `/api/projects/{project_id}/tasks/{id}/run/` (nil when no route matched).
-        public var route: String?
-    }
+    public typealias Recorded = RecordedRequest
 
     /// A personal API key and what it may do.
     public struct APIKey: Sendable, Hashable {
@@ -109,8 +98,7 @@ public final class PostHogFake: Sendable {
     }
 
     private let state: Mutex<State>
-    private let task = Mutex<Task<Void, any Error>?>(nil)
-    private let portBox = Mutex<Int?>(nil)
+    private let server = LoopbackServer(label: "posthog-fake")
 
     public init(projects: [PostHogProject] = [.standard()], keys: [APIKey] = PostHogFake.defaultKeys, chaos: FakeChaos = .none,
                 seed: UInt64 = 42, recordRequests: Bool = true) {
@@ -119,7 +107,7 @@ public final class PostHogFake: Sendable {
                             chaos: chaos, rng: SplitMix64(state: seed), recordRequests: recordRequests))
     }
 
-    public var port: Int { portBox.withLock { $0 ?? 0 } }
+    public var port: Int { server.port }
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     public func setChaos(_ chaos: FakeChaos) { state.withLock { $0.chaos = chaos } }
@@ -146,34 +134,15 @@ public final class PostHogFake: Sendable {
 
     /// Starts listening on `port` (0 picks a free one) and returns once it accepts.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws {
-        let router = Router(context: FakeRequestContext.self)
-        for method in [HTTPRequest.Method.get, .post, .patch, .put, .delete] {
-            router.on("/**", method: method) { req, ctx in try await self.handle(req, ctx) }
-        }
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "posthog-fake")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        let running = Task { try await app.run() }
-        task.withLock { $0 = running }
-        for await p in stream {
-            portBox.withLock { $0 = p }
-            break
-        }
+        try await server.start(host: host, port: port) { req, ctx in try await self.handle(req, ctx) }
     }
 
-    public func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = try? await t?.value
-    }
+    public func stop() async { await server.stop() }
 
     /// Runs until cancelled.
     public func runForever(host: String, port: Int) async throws {
         try await start(host: host, port: port)
-        try await task.withLock { $0 }?.value
+        try await server.wait()
     }
 
     // MARK: - HTTP

@@ -50,16 +50,7 @@ import TaskBridgeCore
 /// A strict fake of the Zylon Workspace API's projects and project-scoped chat on a real
 /// loopback port. Every request is recorded so tests can assert what the connector sent.
 public final class ZylonFake: Sendable {
-    public struct Recorded: Sendable {
-        public var method: String
-        public var path: String
-        public var query: String
-        /// Header names are lowercased.
-        public var headers: [String: String]
-        public var body: JSONValue?
-        /// The status the fake answered (nil when it dropped the connection).
-        public var status: Int?
-    }
+    public typealias Recorded = RecordedRequest
 
     /// The standard org's tokens (``ZylonOrg/standard()``).
     public static let token = "zyl_fake_token"
@@ -75,14 +66,13 @@ public final class ZylonFake: Sendable {
     }
 
     private let state: Mutex<State>
-    private let task = Mutex<Task<Void, any Error>?>(nil)
-    private let portBox = Mutex<Int?>(nil)
+    private let server = LoopbackServer(label: "zylon-fake")
 
     public init(org: ZylonOrg = .standard(), chaos: FakeChaos = .none, seed: UInt64 = 42, recordRequests: Bool = true) {
         state = Mutex(State(org: org, chaos: chaos, rng: SplitMix64(state: seed), recordRequests: recordRequests))
     }
 
-    public var port: Int { portBox.withLock { $0 ?? 0 } }
+    public var port: Int { server.port }
     /// The connector's `baseURL` (paths start with `/api/v1/...`).
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
@@ -101,29 +91,10 @@ public final class ZylonFake: Sendable {
 
     /// Starts listening on `port` (0 picks a free one) and returns once it accepts.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws {
-        let router = Router(context: FakeRequestContext.self)
-        for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] {
-            router.on("/**", method: method) { req, ctx in try await self.handle(req, ctx) }
-        }
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-        var logger = Logger(label: "zylon-fake")
-        logger.logLevel = .warning
-        let app = Application(router: router, configuration: .init(address: .hostname(host, port: port)),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        let running = Task { try await app.run() }
-        task.withLock { $0 = running }
-        for await p in stream {
-            portBox.withLock { $0 = p }
-            break
-        }
+        try await server.start(host: host, port: port) { req, ctx in try await self.handle(req, ctx) }
     }
 
-    public func stop() async {
-        let t = task.withLock { $0 }
-        t?.cancel()
-        _ = try? await t?.value
-    }
+    public func stop() async { await server.stop() }
 
     func json(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
         var h = headers
