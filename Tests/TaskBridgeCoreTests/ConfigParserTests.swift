@@ -67,7 +67,8 @@ struct ConfigParserTests {
         #expect((target.settings as? GroupChatSettings)?.workspaceId == StringSetting(env: "GROUPCHAT_WORKSPACE_ID"))
         #expect((target.settings as? GroupChatSettings)?.defaultProject == "Engineering")
         #expect(target.retry == RetrySettings())
-        #expect(c.rules == ["../examples/*/rules.json"])
+        #expect(c.rules == ["../examples/sentry-to-tasks/rules.json", "../examples/github-pr-flow/rules.json",
+                            "../examples/website-feedback/rules.json"])
         #expect(c.admin.token == .env("TASKBRIDGE_ADMIN_TOKEN"))
     }
 

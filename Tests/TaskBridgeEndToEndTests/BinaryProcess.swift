@@ -101,7 +101,7 @@ struct Workspace {
     init(fakeURL: String, extraConfig: String = "", rules: [String]? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tb-e2e-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory + "/rules", withIntermediateDirectories: true)
-        let globs = rules ?? [Fixtures.repositoryRoot + "/examples/*/rules.json"]
+        let globs = rules ?? Fixtures.groupChatExampleRules
         let config = """
         {
           "sources": {

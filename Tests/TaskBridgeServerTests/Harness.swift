@@ -64,7 +64,7 @@ extension TestResponse {
 /// and the repository's example rules unless `rules` are given.
 func testConfig(server: String = "{}", widget: String = "", sources extra: String = "", target: String = "",
                 rules: [String]? = nil) -> String {
-    let ruleGlobs = rules ?? [Fixtures.repositoryRoot + "/examples/*/rules.json"]
+    let ruleGlobs = rules ?? Fixtures.groupChatExampleRules
     return """
     {
       "server": \(server),

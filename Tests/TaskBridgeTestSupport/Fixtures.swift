@@ -12,6 +12,12 @@ public enum Fixtures {
     }()
 
     /// The repository root (for example rule sets and the shipped config).
+    /// The example rule sets that need only a GroupChat target (the shipped config's);
+    /// the PostHog and Zylon examples ship configs of their own.
+    public static var groupChatExampleRules: [String] {
+        ["sentry-to-tasks", "github-pr-flow", "website-feedback"].map { repositoryRoot + "/examples/\($0)/rules.json" }
+    }
+
     public static let repositoryRoot: String = {
         URL(fileURLWithPath: directory).deletingLastPathComponent().deletingLastPathComponent().path
     }()
