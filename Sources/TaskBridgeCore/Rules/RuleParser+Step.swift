@@ -50,21 +50,7 @@ extension RuleParser {
         var values: [String: StepSpec.Value] = [:]
         for field in action.fields where field != "task" && field != "link" {
             guard let n = o.node(field) else { continue }
-            switch n.value {
-            case .string(let text):
-                if text.isEmpty && action.nonEmptyFields.contains(field) {
-                    n.report("must not be empty")
-                } else if let t = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) {
-                    values[field] = .template(t)
-                }
-            case .number(let v) where action.numericFields.contains(field):
-                values[field] = .number(v)
-            case .null where action.nullableFields.contains(field):
-                values[field] = .null
-            default:
-                let expected = action.numericFields.contains(field) ? "a number or a template string" : "a template string"
-                n.report("expected \(expected), found \(n.value.typeName)")
-            }
+            if let v = parseValue(n, field: field, action: action, scope: scope, earlierIds: earlierIds) { values[field] = v }
         }
         if !action.atLeastOneOf.isEmpty && !values.keys.contains(where: action.atLeastOneOf.contains) && sink.diagnostics.count == before {
             o.report("\(action.name) needs at least one of \(action.atLeastOneOf.joined(separator: ", "))")
@@ -107,5 +93,48 @@ extension RuleParser {
         }
         guard sink.diagnostics.count == before else { return nil }
         return StepSpec(id: id, action: action, target: target, task: task, values: values, link: link, location: node.path)
+    }
+
+    /// A field's value as the action declares it; `field` is `name`, or `name.key` for a
+    /// key of an object-valued field (``ActionSpec/objectFields``), whose own values are
+    /// templates or numbers.
+    func parseValue(_ n: JSONNode, field: String, action: ActionSpec, scope: Scope, earlierIds: [String]) -> StepSpec.Value? {
+        let keys = field.contains(".") ? nil : action.objectFields[field]
+        switch n.value {
+        case .string(let text) where keys == nil:
+            if text.isEmpty && action.nonEmptyFields.contains(field) {
+                n.report("must not be empty")
+                return nil
+            }
+            guard let t = parseTemplate(text, at: n, scope: scope, allowSteps: true, earlierSteps: earlierIds) else { return nil }
+            if let allowed = action.choices[field], !text.contains("{{"), !allowed.contains(text) {
+                let hint = Spelling.suggestion(for: text, among: allowed).map { " (did you mean \"\($0)\"?)" } ?? ""
+                n.report("unknown value \"\(text)\"\(hint); expected one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", "))")
+                return nil
+            }
+            return .template(t)
+        case .number(let v) where action.numericFields.contains(field):
+            return .number(v)
+        case .null where action.nullableFields.contains(field):
+            return .null
+        case .object where keys != nil:
+            guard let object = n.object(allowed: keys ?? []) else { return nil }
+            var members: [String: StepSpec.Value] = [:]
+            var complete = true
+            for key in keys ?? [] {
+                guard let member = object.node(key) else { continue }
+                if let v = parseValue(member, field: field + "." + key, action: action, scope: scope, earlierIds: earlierIds) {
+                    members[key] = v
+                } else {
+                    complete = false
+                }
+            }
+            return complete ? .object(members) : nil
+        default:
+            let expected = keys != nil ? "an object (keys \(keys?.joined(separator: ", ") ?? ""))"
+                : action.numericFields.contains(field) ? "a number or a template string" : "a template string"
+            n.report("expected \(expected), found \(n.value.typeName)")
+            return nil
+        }
     }
 }

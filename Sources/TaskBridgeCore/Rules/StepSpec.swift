@@ -10,11 +10,21 @@ public struct StepSpec: Sendable {
         case step(String)
     }
 
-    /// A field value: a template (strings), a number literal, or `null` to clear.
+    /// A field value: a template (strings), a number literal, `null` to clear, or an
+    /// object of such values (a field the action declares in ``ActionSpec/objectFields``).
     public enum Value: Sendable, Hashable {
         case template(Template)
         case number(Double)
         case null
+        case object([String: Value])
+
+        var templates: [Template] {
+            switch self {
+            case .template(let t): [t]
+            case .object(let members): members.values.flatMap(\.templates)
+            case .number, .null: []
+            }
+        }
     }
 
     public enum IfLinked: String, Sendable, CaseIterable {
@@ -44,7 +54,7 @@ public struct StepSpec: Sendable {
 
     public var templates: [Template] {
         var out: [Template] = []
-        for v in values.values { if case .template(let t) = v { out.append(t) } }
+        for v in values.values { out += v.templates }
         switch task {
         case .id(let t)?, .link(let t)?: out.append(t)
         default: break
@@ -98,25 +108,7 @@ extension StepSpec {
         var rendered = RenderedStep(stepId: id, action: action, target: target)
         do {
             for (key, value) in values {
-                switch value {
-                case .null: rendered.values[key] = .null
-                case .number(let n): rendered.values[key] = .number(n)
-                case .template(let t):
-                    if action.numericFields.contains(key) {
-                        let v = try t.renderValue(context)
-                        let number = v.numberValue ?? Double(v.textValue.trimmingCharacters())
-                        guard let number, number.isFinite else {
-                            throw StepRenderError(location: "\(location).\(key)", reason: "expected a number, got \"\(v.textValue.prefix(40))\"")
-                        }
-                        rendered.values[key] = .number(number)
-                    } else {
-                        let text = try t.render(context)
-                        if action.nonEmptyFields.contains(key), text.trimmingCharacters().isEmpty {
-                            throw StepRenderError(location: "\(location).\(key)", reason: "rendered to an empty string")
-                        }
-                        rendered.values[key] = .string(text)
-                    }
-                }
+                rendered.values[key] = try render(value, field: key, context)
             }
             switch task {
             case .id(let t)?:
@@ -150,5 +142,35 @@ extension StepSpec {
             throw StepRenderError(location: location, reason: "\(error)")
         }
         return rendered
+    }
+
+    /// One field's value; `field` is its name, or `field.key` inside an object field.
+    private func render(_ value: Value, field: String, _ context: EventContext) throws -> JSONValue {
+        switch value {
+        case .null: return .null
+        case .number(let n): return .number(n)
+        case .object(let members):
+            var out: [String: JSONValue] = [:]
+            for (key, member) in members { out[key] = try render(member, field: field + "." + key, context) }
+            return .object(out)
+        case .template(let t):
+            if action.numericFields.contains(field) {
+                let v = try t.renderValue(context)
+                let number = v.numberValue ?? Double(v.textValue.trimmingCharacters())
+                guard let number, number.isFinite else {
+                    throw StepRenderError(location: "\(location).\(field)", reason: "expected a number, got \"\(v.textValue.prefix(40))\"")
+                }
+                return .number(number)
+            }
+            let text = try t.render(context)
+            if action.nonEmptyFields.contains(field), text.trimmingCharacters().isEmpty {
+                throw StepRenderError(location: "\(location).\(field)", reason: "rendered to an empty string")
+            }
+            if let allowed = action.choices[field], !allowed.contains(text) {
+                throw StepRenderError(location: "\(location).\(field)",
+                                      reason: "rendered to \"\(text.prefix(40))\"; expected one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", "))")
+            }
+            return .string(text)
+        }
     }
 }

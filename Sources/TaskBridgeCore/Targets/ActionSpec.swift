@@ -9,6 +9,7 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
     public var fields: [String]
     public var requiredFields: [String]
     /// Fields rendered as numbers (a number literal or a template that renders to one).
+    /// A key of an object-valued field is named `field.key` (`wait.maxMinutes`).
     public var numericFields: Set<String>
     /// Fields that must not render to an empty string.
     public var nonEmptyFields: Set<String>
@@ -16,6 +17,13 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
     public var nullableFields: Set<String>
     /// An update needs at least one of these.
     public var atLeastOneOf: [String]
+    /// Object-valued fields and the keys each accepts, e.g. `"wait": ["until", "maxMinutes"]`.
+    /// Their leaf values are templates or numbers (see ``numericFields``), rendered into a
+    /// JSON object; unknown keys are reported at their path (`….wait.untill`).
+    public var objectFields: [String: [String]]
+    /// Fields (or `field.key` leaves) whose value must be one of these words: a literal is
+    /// checked when the rule is parsed, a template when it is rendered.
+    public var choices: [String: [String]]
     /// Acts on an existing task: it names one with `task`, or takes the task of the
     /// closest earlier step.
     public var needsTask: Bool
@@ -25,8 +33,8 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
     public var batchable: Bool
 
     public init(_ name: String, fields: [String], required: [String] = [], numeric: Set<String> = [], nonEmpty: Set<String> = [],
-                nullable: Set<String> = [], atLeastOneOf: [String] = [], needsTask: Bool, createsTask: Bool = false,
-                batchable: Bool = false) {
+                nullable: Set<String> = [], atLeastOneOf: [String] = [], objectFields: [String: [String]] = [:],
+                choices: [String: [String]] = [:], needsTask: Bool, createsTask: Bool = false, batchable: Bool = false) {
         self.name = name
         self.fields = fields
         self.requiredFields = required
@@ -34,6 +42,8 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
         self.nonEmptyFields = nonEmpty
         self.nullableFields = nullable
         self.atLeastOneOf = atLeastOneOf
+        self.objectFields = objectFields
+        self.choices = choices
         self.needsTask = needsTask
         self.createsTask = createsTask
         self.batchable = batchable
