@@ -180,24 +180,12 @@ public struct GroupChatConnector: TargetConnector {
     }
 
     private func lookup(_ key: String, _ ctx: StepContext) async throws(StepFailure) -> LinkedTask? {
-        do {
-            return try await ctx.lookupLink(key)
-        } catch {
-            throw StepFailure(.retryable, "cannot read link \"\(key)\": \(error)")
-        }
+        try await ctx.linkedTask(key)
     }
 
     private func resolveTask(_ step: RenderedStep, _ ctx: StepContext) async throws(StepFailure) -> (String, String?) {
-        switch step.task {
-        case .id(let id)?: return (id, nil)
-        case .link(let key)?:
-            guard let linked = try await lookup(key, ctx) else {
-                throw StepFailure.permanent("no task is linked to \"\(key)\" at target \(target)")
-            }
-            return (linked.taskId, linked.projectId)
-        case nil:
-            throw StepFailure.permanent("\(step.action.name) has no task to act on")
-        }
+        let task = try await ctx.task(of: step, target: target)
+        return (task.taskId, task.projectId)
     }
 
     /// Fields shared by updates: title, description, owner, due date/time, estimate.

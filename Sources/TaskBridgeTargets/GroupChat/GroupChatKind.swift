@@ -61,12 +61,7 @@ public struct GroupChatKind: TargetKind {
     public func connector(for config: TargetConfig, environment env: ConnectorEnvironment) throws(TargetUnavailable) -> any TargetConnector {
         let settings = Self.settings(config)
         guard let client = env.client else { throw TargetUnavailable("target \(config.name) has no HTTP client") }
-        let token: Secret
-        switch config.token.map(env.secrets.resolve) {
-        case .value(let s)?: token = s
-        case .missing(let why)?: throw TargetUnavailable("target \(config.name) has no token (\(why)); its jobs wait until one is set")
-        case nil: throw TargetUnavailable("target \(config.name) has no token configured")
-        }
+        let token = try config.resolveToken(env.secrets)
         let credentials: GroupChatCredentials
         do {
             credentials = try GroupChatCredentials(token: token, workspaceId: settings.workspaceId?.resolve(env.secrets.environment))

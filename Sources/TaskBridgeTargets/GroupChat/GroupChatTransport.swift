@@ -10,15 +10,7 @@ extension GroupChatTransport {
     /// Sends and classifies: 2xx returns the response; anything else throws a
     /// ``StepFailure`` carrying the upstream's reason and `Retry-After`.
     func call(_ request: GroupChatRequest, wire: inout [WireRecord], now: Double) async throws(StepFailure) -> GroupChatResponse {
-        let response: GroupChatResponse
-        let record: WireRecord
-        do {
-            (response, record) = try await send(request)
-        } catch {
-            if !error.breakerOpen { wire.append(WireRecord(request: request.description, status: nil, latencyMillis: 0, response: error.reason)) }
-            throw error
-        }
-        wire.append(record)
+        let response = try await GatedHTTP.recording(request.description, in: &wire) { () async throws(StepFailure) in try await send(request) }
         guard let failure = FailureClass.classify(status: response.status) else { return response }
         let subject = (request.body?["id"] ?? request.body?["taskId"])?.stringValue.map { " for task \($0)" } ?? ""
         var reason = "\(request.method) \(request.path)\(subject) answered \(response.status): \(response.errorMessage)"
