@@ -93,10 +93,13 @@ public enum Repo {
         "examples/website-feedback/rules.json",
     ]
 
+    /// The target kinds the parsers are given (see ``FuzzGroupChatKind``).
+    public static let targetKinds: [any TargetKindParser] = [FuzzGroupChatKind()]
+
     /// `config/taskbridge.json`, parsed.
     public static let shippedConfig: TaskBridgeConfig = {
         do {
-            return try ConfigParser.parse(file("config/taskbridge.json"), file: "config/taskbridge.json")
+            return try ConfigParser.parse(file("config/taskbridge.json"), file: "config/taskbridge.json", kinds: targetKinds)
         } catch {
             fatalError("fuzz harness setup: shipped config does not parse: \(error)")
         }

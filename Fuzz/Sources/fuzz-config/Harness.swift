@@ -15,14 +15,14 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     let file = "config/fuzz.json"
     let config: TaskBridgeConfig
     do {
-        config = try ConfigParser.parse(input, file: file)
+        config = try ConfigParser.parse(input, file: file, kinds: Repo.targetKinds)
     } catch {
         invariant(!error.diagnostics.isEmpty, "rejected without a diagnostic")
         for d in error.diagnostics {
             invariant(d.file == file && !d.message.isEmpty, "diagnostic without file or message: \(d)")
         }
         do {
-            _ = try ConfigParser.parse(input, file: file)
+            _ = try ConfigParser.parse(input, file: file, kinds: Repo.targetKinds)
             invariant(false, "second parse accepted what the first rejected")
         } catch let again {
             invariant(again.diagnostics.map(\.description) == error.diagnostics.map(\.description), "diagnostics differ between runs")
