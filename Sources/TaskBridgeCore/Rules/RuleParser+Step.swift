@@ -115,6 +115,8 @@ extension RuleParser {
             return .template(t)
         case .number(let v) where action.numericFields.contains(field):
             return .number(v)
+        case .bool(let b) where action.booleanFields.contains(field):
+            return .bool(b)
         case .null where action.nullableFields.contains(field):
             return .null
         case .object where keys != nil:
@@ -132,7 +134,8 @@ extension RuleParser {
             return complete ? .object(members) : nil
         default:
             let expected = keys != nil ? "an object (keys \(keys?.joined(separator: ", ") ?? ""))"
-                : action.numericFields.contains(field) ? "a number or a template string" : "a template string"
+                : action.numericFields.contains(field) ? "a number or a template string"
+                : action.booleanFields.contains(field) ? "true, false or a template string" : "a template string"
             n.report("expected \(expected), found \(n.value.typeName)")
             return nil
         }

@@ -10,19 +10,21 @@ public struct StepSpec: Sendable {
         case step(String)
     }
 
-    /// A field value: a template (strings), a number literal, `null` to clear, or an
-    /// object of such values (a field the action declares in ``ActionSpec/objectFields``).
+    /// A field value: a template (strings), a number literal, `null` to clear, a boolean
+    /// literal (``ActionSpec/booleanFields``), or an object of such values (a field the
+    /// action declares in ``ActionSpec/objectFields``).
     public enum Value: Sendable, Hashable {
         case template(Template)
         case number(Double)
         case null
         case object([String: Value])
+        case bool(Bool)
 
         var templates: [Template] {
             switch self {
             case .template(let t): [t]
             case .object(let members): members.values.flatMap(\.templates)
-            case .number, .null: []
+            case .number, .null, .bool: []
             }
         }
     }
@@ -149,6 +151,7 @@ extension StepSpec {
         switch value {
         case .null: return .null
         case .number(let n): return .number(n)
+        case .bool(let b): return .bool(b)
         case .object(let members):
             var out: [String: JSONValue] = [:]
             for (key, member) in members { out[key] = try render(member, field: field + "." + key, context) }
@@ -161,6 +164,13 @@ extension StepSpec {
                     throw StepRenderError(location: "\(location).\(field)", reason: "expected a number, got \"\(v.textValue.prefix(40))\"")
                 }
                 return .number(number)
+            }
+            if action.booleanFields.contains(field) {
+                let text = try t.render(context).trimmingCharacters()
+                guard text == "true" || text == "false" else {
+                    throw StepRenderError(location: "\(location).\(field)", reason: "expected true or false, got \"\(text.prefix(40))\"")
+                }
+                return .bool(text == "true")
             }
             let text = try t.render(context)
             if action.nonEmptyFields.contains(field), text.trimmingCharacters().isEmpty {

@@ -11,6 +11,8 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
     /// Fields rendered as numbers (a number literal or a template that renders to one).
     /// A key of an object-valued field is named `field.key` (`wait.maxMinutes`).
     public var numericFields: Set<String>
+    /// Fields rendered as booleans (`true`/`false`, or a template that renders to one).
+    public var booleanFields: Set<String>
     /// Fields that must not render to an empty string.
     public var nonEmptyFields: Set<String>
     /// Fields that may be `null`, meaning "clear it".
@@ -32,13 +34,15 @@ public struct ActionSpec: Sendable, Hashable, CustomStringConvertible {
     /// Can ride in a batch call with others of its target.
     public var batchable: Bool
 
-    public init(_ name: String, fields: [String], required: [String] = [], numeric: Set<String> = [], nonEmpty: Set<String> = [],
-                nullable: Set<String> = [], atLeastOneOf: [String] = [], objectFields: [String: [String]] = [:],
-                choices: [String: [String]] = [:], needsTask: Bool, createsTask: Bool = false, batchable: Bool = false) {
+    public init(_ name: String, fields: [String], required: [String] = [], numeric: Set<String> = [], boolean: Set<String> = [],
+                nonEmpty: Set<String> = [], nullable: Set<String> = [], atLeastOneOf: [String] = [],
+                objectFields: [String: [String]] = [:], choices: [String: [String]] = [:], needsTask: Bool, createsTask: Bool = false,
+                batchable: Bool = false) {
         self.name = name
         self.fields = fields
         self.requiredFields = required
         self.numericFields = numeric
+        self.booleanFields = boolean
         self.nonEmptyFields = nonEmpty
         self.nullableFields = nullable
         self.atLeastOneOf = atLeastOneOf
