@@ -67,6 +67,7 @@ public protocol TargetKind: TargetKindParser {
 public enum TargetKinds {
     public static let all: [any TargetKind] = [
         GroupChatKind(),
+        PostHogKind(),
     ]
 
     public static func named(_ kind: String) -> (any TargetKind)? { all.first { $0.kind == kind } }

@@ -261,8 +261,9 @@ struct ConfigParserTests {
         // Targets
         .init(name: "target without a token", config: #"{"targets": {"gc": {"kind": "groupchat"}}, "sources": {"# + github + "}}",
               expected: [#"taskbridge.json: targets.gc: missing required key "token""#]),
-        .init(name: "unknown target kind", config: #"{"targets": {"ph": {"kind": "posthog", "token": {"env": "T"}}}, "sources": {"# + github + "}}",
-              expected: [#"taskbridge.json: targets.ph.kind: unknown value "posthog"; expected one of "groupchat""#]),
+        .init(name: "unknown target kind", config: #"{"targets": {"j": {"kind": "jira", "token": {"env": "T"}}}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: targets.j.kind: unknown value "jira"; expected one of "#
+                         + TargetKinds.all.map { "\"\($0.kind)\"" }.joined(separator: ", ")]),
         .init(name: "wrongly cased target key", config: #"{"targets": {"gc": {"kind": "groupchat", "token": {"env": "T"}, "baseUrl": "https://x"}}, "sources": {"# + github + "}}",
               expected: [#"taskbridge.json: targets.gc.baseUrl: unknown key "baseUrl" (did you mean "baseURL"?)"#]),
         .init(name: "retry delays inverted", config: #"{"targets": {"gc": {"kind": "groupchat", "token": {"env": "T"}, "retry": {"initialDelaySeconds": 10, "maxDelaySeconds": 5}}}, "sources": {"# + github + "}}",
