@@ -259,6 +259,61 @@ RULES_NEGATIVE = [
 ]
 
 
+# PostHog (kind "posthog", posthog.task.* steps): cases of their own, kept together.
+
+def posthog(**extra):
+    return cfg(targets={"posthog": dict({"kind": "posthog", "token": {"env": "POSTHOG_API_KEY"}, "projectId": 12345}, **extra)})
+
+
+def posthog_steps(*steps):
+    return rules({"target": "posthog"}, steps=list(steps))
+
+
+PH_CREATE = {"id": "coder", "action": "posthog.task.create", "title": "Fix {{ body.data.issue.shortId }}", "repository": "acme/api"}
+
+CONFIG_POSITIVE += [
+    ("posthog target", posthog()),
+    ("posthog target with string projectId, EU baseURL, poll", posthog(
+        projectId="42", baseURL="https://eu.posthog.com", poll={"initialSeconds": 2, "maxSeconds": 30})),
+    ("posthog target with env projectId", posthog(projectId={"env": "POSTHOG_PROJECT_ID"})),
+]
+
+CONFIG_NEGATIVE += [
+    ("posthog target without projectId", cfg(targets={"posthog": {"kind": "posthog", "token": {"env": "K"}}})),
+    ("posthog projectId that is a name", posthog(projectId="my-project")),
+    ("posthog projectId 0", posthog(projectId=0)),
+    ("posthog target with a groupchat key", posthog(defaultProject="Engineering")),
+    ("posthog poll key typo \"initialSecond\"", posthog(poll={"initialSecond": 5})),
+    ("posthog poll maxSeconds as a string", posthog(poll={"maxSeconds": "60"})),
+]
+
+RULES_POSITIVE += [
+    ("posthog create, run with wait, update reading the PR", posthog_steps(
+        dict(PH_CREATE, description="{{ body.data.issue.title }}", origin_product="error_tracking", github_integration=101,
+             link={"key": "ph:{{ body.data.issue.id }}", "ifExists": "update"}),
+        {"id": "run", "action": "posthog.task.run", "task": {"step": "coder"}, "mode": "background",
+         "wait": {"until": "finished", "maxMinutes": 120}},
+        {"action": "posthog.task.update", "task": {"step": "coder"}, "description": "PR: {{ steps.run.pr_url }}", "repository": None},
+        {"action": "posthog.task.run", "mode": "{{ body.mode }}", "wait": {"maxMinutes": "{{ body.minutes }}"}, "link": "ph:x"},
+    )),
+]
+
+RULES_NEGATIVE += [
+    ("posthog.task.create without title", posthog_steps({"action": "posthog.task.create", "repository": "acme/api"})),
+    ("posthog.task.create key typo \"repo\"", posthog_steps(dict(PH_CREATE, repo="acme/api"))),
+    ("posthog.task.create github_integration as a boolean", posthog_steps(dict(PH_CREATE, github_integration=True))),
+    ("posthog.task.update without fields", posthog_steps(PH_CREATE, {"action": "posthog.task.update"})),
+    ("posthog.task.update with origin_product", posthog_steps(PH_CREATE, {"action": "posthog.task.update", "origin_product": "x"})),
+    ("posthog.task.run first without task", posthog_steps({"action": "posthog.task.run"})),
+    ("posthog.task.run wait key typo \"untill\"", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "wait": {"untill": "finished"}})),
+    ("posthog.task.run wait until \"done\"", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "wait": {"until": "done"}})),
+    ("posthog.task.run maxMinutes 0", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "wait": {"maxMinutes": 0}})),
+    ("posthog.task.run wait as a string", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "wait": "finished"})),
+    ("posthog.task.run mode \"foreground\"", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "mode": "foreground"})),
+    ("posthog.task.run with a title", posthog_steps(PH_CREATE, {"action": "posthog.task.run", "title": "x"})),
+]
+
+
 def run_cases(kind, validator, positive, negative):
     global checks
     for name, doc in positive:
