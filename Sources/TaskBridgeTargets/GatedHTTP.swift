@@ -16,14 +16,19 @@ public struct GatedHTTP: Sendable {
     public let baseURL: String
     public let timeoutSeconds: Double
     public let gate: TargetGate
+    /// The statuses that mean "credentials refused" to the gate (a probe of a paused
+    /// target that gets one stays a failed probe). Zylon's 403 is "not a project member",
+    /// a step's problem, so its transport names 401 only.
+    public let authRefusals: Set<Int>
 
     public static let maxResponseBytes = 32 << 20
 
-    public init(client: HTTPClient, baseURL: String, timeoutSeconds: Double, gate: TargetGate) {
+    public init(client: HTTPClient, baseURL: String, timeoutSeconds: Double, gate: TargetGate, authRefusals: Set<Int> = [401, 403]) {
         self.client = client
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.timeoutSeconds = timeoutSeconds
         self.gate = gate
+        self.authRefusals = authRefusals
     }
 
     /// What came back, and the attempt record for it (the request as `describe` said it,
@@ -108,7 +113,7 @@ public struct GatedHTTP: Sendable {
             let response = try await client.execute(http, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
             let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
             let status = Int(response.status.code)
-            let refused = status == 401 || status == 403
+            let refused = authRefusals.contains(status)
             gate.release(healthy: status >= 500 ? false : (status == 429 || refused ? nil : true), authRefused: refused)
             let body = Array(buffer: bytes)
             let excerpt = String(decoding: body.prefix(2000), as: UTF8.self)

@@ -68,6 +68,7 @@ public enum TargetKinds {
     public static let all: [any TargetKind] = [
         GroupChatKind(),
         PostHogKind(),
+        ZylonKind(),
     ]
 
     public static func named(_ kind: String) -> (any TargetKind)? { all.first { $0.kind == kind } }
