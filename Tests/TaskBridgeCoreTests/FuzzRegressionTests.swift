@@ -67,4 +67,26 @@ struct FuzzRegressionTests {
     func addressesStillRead(text: String, printed: String) throws {
         #expect(try #require(IPAddress(text)).description == printed)
     }
+
+    /// `1e999` parses as infinity and canonical JSON writes infinity as `null`: a rule
+    /// holding one passed the check, and then no job could re-read its stored version
+    /// (fuzz-json, then fuzz-rules). The rule parser refuses it where it is written.
+    @Test func rulesRefuseNumbersBeyondDouble() throws {
+        func rule(_ number: String) -> String {
+            #"""
+            {"rules": [{"id": "big", "sources": ["github"], "events": ["pull_request.opened"],
+              "when": {"path": "body.number", "lt": \#(number)},
+              "do": [{"action": "task.create", "title": "PR {{ body.number }}", "estimate": 2}]}]}
+            """#
+        }
+        #expect(Fixtures.ruleDiagnostics(rule("1e999"))
+            == ["rules/test.json: rules[0].when.lt: number out of range: beyond ±1.8e308, a 64-bit float cannot hold it"])
+        #expect(Fixtures.ruleDiagnostics(rule("-1e400")).count == 1)
+
+        // The largest finite Double survives the stored-rule round trip.
+        let set = try Fixtures.parseRules(rule("1.7976931348623157e308"))
+        let parsed = try #require(set.rules.first)
+        let stored = try RuleParser(config: Fixtures.shippedConfig()).parseStoredRule(parsed.canonicalJSON, file: "stored")
+        #expect(stored.versionHash == parsed.versionHash)
+    }
 }

@@ -32,7 +32,6 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         if case .success(let s) = stored, s.id == rule.id, s.canonicalJSON == rule.canonicalJSON, s.versionHash == rule.versionHash {
             continue
         }
-        if let v = try? JSONParser.parse(input), KnownIssues.nonFiniteNumber(v) { continue }
         invariant(false, "stored rule \(rule.id) re-reads as \(stored) from \(escaped(rule.canonicalJSON))")
     }
     if set.rules.isEmpty { return 0 }

@@ -76,6 +76,7 @@ public struct RuleParser {
         let sink = node.sink
         let before = sink.diagnostics.count
         guard let o = node.object(allowed: RuleParser.ruleKeys) else { return nil }
+        Self.reportNonFiniteNumbers(node)
         let id = o.string("id", required: true)
         if let id, !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) || id.count > 100 {
             o.node("id")?.report("rule id \"\(id)\" must be up to 100 letters, digits, \"-\", \"_\", \".\" or \":\"")
@@ -141,6 +142,27 @@ public struct RuleParser {
         return Rule(id: id, description: o.string("description", nonEmpty: false), sources: sources, events: events,
                     when: when, orderingKey: orderingKey, target: target, enabled: enabled, steps: steps,
                     file: file, location: node.path, canonicalJSON: canonical, versionHash: Rule.hash(canonical))
+    }
+
+    /// A number too large for a Double (`1e999`) reads as ±infinity, which the rule's
+    /// canonical JSON — the version jobs re-read — can only write as `null`: such a rule
+    /// would check fine and then fail (or change meaning) in every job. Refused where it
+    /// is written.
+    static func reportNonFiniteNumbers(_ node: JSONNode) {
+        switch node.value {
+        case .number(let n) where !n.isFinite:
+            node.report("number out of range: beyond ±1.8e308, a 64-bit float cannot hold it")
+        case .object(let members):
+            for key in members.keys.sorted() {
+                reportNonFiniteNumbers(JSONNode(value: members[key]!, path: PathText.child(node.path, key), sink: node.sink))
+            }
+        case .array(let items):
+            for (i, item) in items.enumerated() {
+                reportNonFiniteNumbers(JSONNode(value: item, path: PathText.index(node.path, i), sink: node.sink))
+            }
+        default:
+            break
+        }
     }
 
     /// What names a rule's paths may use.
