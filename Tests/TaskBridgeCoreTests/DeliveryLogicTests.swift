@@ -218,22 +218,23 @@ struct DeliveryLogicTests {
     // MARK: JobState
 
     static let events: [JobState.Event] = [.claim, .stepSucceeded(isLast: false), .stepSucceeded(isLast: true), .retryLater,
-                                           .fail, .release, .leaseExpired, .manualRetry]
+                                           .fail, .release, .leaseExpired, .manualRetry, .wait]
 
     @Test(arguments: [
-        (JobState.pending, [JobState?.some(.running), nil, nil, nil, nil, nil, nil, nil]),
-        (.running, [nil, .running, .succeeded, .pending, .dead, .pending, .running, nil]),
-        (.succeeded, [nil, nil, nil, nil, nil, nil, nil, nil]),
-        (.dead, [nil, nil, nil, nil, nil, nil, nil, .pending]),
+        (JobState.pending, [JobState?.some(.running), nil, nil, nil, nil, nil, nil, nil, nil]),
+        (.running, [nil, .running, .succeeded, .pending, .dead, .pending, .pending, nil, .waiting]),
+        (.waiting, [.running, nil, nil, nil, nil, nil, nil, nil, nil]),
+        (.succeeded, [nil, nil, nil, nil, nil, nil, nil, nil, nil]),
+        (.dead, [nil, nil, nil, nil, nil, nil, nil, .pending, nil]),
     ])
     func jobStateTransitions(state: JobState, next: [JobState?]) {
         #expect(Self.events.map { state.on($0) } == next)
     }
 
     @Test func jobStateProperties() {
-        #expect(JobState.allCases.filter(\.blocksOrderingKey) == [.pending, .running])
+        #expect(JobState.allCases.filter(\.blocksOrderingKey) == [.pending, .running, .waiting])
         #expect(JobState.allCases.filter(\.isTerminal) == [.succeeded, .dead])
-        #expect(JobState.allCases.map(\.rawValue) == ["pending", "running", "succeeded", "dead"])
+        #expect(JobState.allCases.map(\.rawValue) == ["pending", "running", "waiting", "succeeded", "dead"])
         #expect(JobState(rawValue: "dead") == .dead)
     }
 
