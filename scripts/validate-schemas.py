@@ -87,6 +87,17 @@ def target(**extra):
     return cfg(targets={"groupchat": dict({"kind": "groupchat", "token": {"env": "GROUPCHAT_TOKEN"}}, **extra)})
 
 
+def zylon(**extra):
+    return cfg(targets={"zylon": dict({"kind": "zylon", "token": {"env": "ZYLON_TOKEN"}, "baseURL": "https://zylon.example.com",
+                                       "org": "default"}, **extra)})
+
+
+def zylon_without(key):
+    doc = zylon()
+    del doc["targets"]["zylon"][key]
+    return doc
+
+
 def rules(rule_changes=None, steps=None, drop=()):
     rule = {
         "id": "sentry-issue-task",
@@ -119,6 +130,9 @@ CONFIG_POSITIVE = [
         baseURL="https://groupchat.example", workspaceId={"env": "GC_WS", "default": ""},
         retry={"maxAttempts": 10, "initialDelaySeconds": 0.5}, breaker={"failureThreshold": 3},
         batch={"enabled": False, "maxOperations": 50}, rateLimit={"burst": 10, "perMinute": 600})),
+    ("zylon target", zylon()),
+    ("zylon target with env org, default project, timeout", zylon(
+        org={"env": "ZYLON_ORG", "default": "default"}, project="proj_support", timeoutSeconds=300, concurrency=2)),
     ("server, storage, delivery, retention, logging, admin", cfg(
         server={"host": "0.0.0.0", "port": 0, "pathPrefix": "/taskbridge/", "trustedProxies": ["10.0.0.0/8", "::1", "[fe80::1%eth0]"],
                 "forwardedHeader": "x-real-ip", "maxBufferedBodyBytes": 33554432},
@@ -173,6 +187,11 @@ CONFIG_NEGATIVE = [
     ("storage.synchronous \"off\"", cfg(storage={"synchronous": "off"})),
     ("rules as a number", cfg(rules=5)),
     ("admin token key typo", cfg(admin={"tokne": {"env": "X"}})),
+    ("zylon target without baseURL", zylon_without("baseURL")),
+    ("zylon target without org", zylon_without("org")),
+    ("zylon target with a groupchat key", zylon(defaultProject="Engineering")),
+    ("zylon key typo \"projct\"", zylon(projct="proj_support")),
+    ("zylon org as a number", zylon(org=5)),
 ]
 
 RULES_POSITIVE = [
@@ -200,6 +219,12 @@ RULES_POSITIVE = [
             {"action": "agent.delegate", "agent": "Triage Bot", "prompt": "{{ \"Look\" | upper }} at {{ event.type }}"},
         ])),
     ("first step with task", rules(steps=[{"action": "task.complete", "task": {"id": "{{ captures.task }}"}}])),
+    ("zylon.chat with every field, read by a later step", rules(steps=[
+        {"id": "summary", "action": "zylon.chat", "target": "zylon", "project": "proj_feedback", "message": "{{ body.message }}",
+         "system": "Answer in one line.", "maxTokens": 200, "temperature": 0.2, "allArtifacts": True, "maxMinutes": 5},
+        {"action": "task.create", "title": "Feedback", "description": "{{ steps.summary.text }}"},
+        {"action": "zylon.chat", "message": "again", "maxTokens": "{{ body.n }}", "allArtifacts": "{{ body.all }}"},
+    ])),
 ]
 
 RULES_NEGATIVE = [
@@ -256,6 +281,13 @@ RULES_NEGATIVE = [
     ("unknown action in a later step", rules(steps=[{"action": "task.create", "title": "x"}, {"action": "task.archive"}])),
     ("step id with a dot", rules(steps=[{"id": "a.b", "action": "task.create", "title": "x"}])),
     ("unknown top-level key", {"rules": [], "rule": []}),
+    ("zylon.chat without message", rules(steps=[{"action": "zylon.chat", "project": "p"}])),
+    ("zylon.chat with an empty message", rules(steps=[{"action": "zylon.chat", "message": ""}])),
+    ("zylon.chat key typo \"mesage\"", rules(steps=[{"action": "zylon.chat", "message": "m", "mesage": "m"}])),
+    ("zylon.chat with a task", rules(steps=[{"action": "zylon.chat", "message": "m", "task": {"id": "1"}}])),
+    ("zylon.chat maxTokens 0", rules(steps=[{"action": "zylon.chat", "message": "m", "maxTokens": 0}])),
+    ("zylon.chat allArtifacts as a number", rules(steps=[{"action": "zylon.chat", "message": "m", "allArtifacts": 1}])),
+    ("zylon.chat maxMinutes 0", rules(steps=[{"action": "zylon.chat", "message": "m", "maxMinutes": 0}])),
 ]
 
 
