@@ -85,12 +85,14 @@ func testConfig(server: String = "{}", widget: String = "", sources extra: Strin
     """
 }
 
+/// `directory`: run in this directory and keep it (a second call on it is a restart);
+/// by default a fresh one is made and removed afterwards.
 func withBridge(config: String = testConfig(), ruleFiles: [String: String] = [:], env: [String: String] = TestEnv.values,
-                fake: GroupChatFake? = nil, dispatcher: Bool = false,
+                fake: GroupChatFake? = nil, dispatcher: Bool = false, directory: String? = nil,
                 _ test: @Sendable (Bridge) async throws -> Void) async throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-server-\(UUID().uuidString)").path
+    let dir = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tb-server-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir + "/rules", withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
+    defer { if directory == nil { try? FileManager.default.removeItem(atPath: dir) } }
     if let fake, fake.port == 0 { try await fake.start() }
     let text = config.replacingOccurrences(of: "{{FAKE}}", with: fake?.baseURL ?? "http://127.0.0.1:9")
     try text.write(toFile: dir + "/taskbridge.json", atomically: true, encoding: .utf8)

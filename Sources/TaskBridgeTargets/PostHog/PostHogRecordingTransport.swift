@@ -4,7 +4,7 @@ import TaskBridgeCore
 
 /// A transport for dry runs: records each request (token redacted) and answers what
 /// PostHog would, echoing the fields sent, so later steps can render. A created task is
-/// `<new task N>`, a started run `<new run N>` (queued), and a polled run has completed
+/// `<new task N>` (slug `<slug of new task N>`), a started run `<new run N>` (queued), and a polled run has completed
 /// with `output.pr_url` = `<pr_url of run …>`: a waiting step finishes after one poll,
 /// so `taskbridge test` shows the whole sequence. Nothing leaves the process.
 public final class PostHogRecordingTransport: PostHogTransport {
@@ -43,6 +43,7 @@ public final class PostHogRecordingTransport: PostHogTransport {
             var task = body
             task["id"] = .string("<new task \(n)>")
             task["task_number"] = .number(Double(n))
+            task["slug"] = .string("<slug of new task \(n)>")
             task["latest_run"] = .null
             answer = .object(task)
         case .getTask(let id):
