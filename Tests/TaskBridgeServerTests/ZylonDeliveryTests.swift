@@ -119,6 +119,14 @@ import TaskBridgeTestSupport
             #expect(attempt.outcome == "failed")
             #expect(attempt.request?.hasPrefix("POST /api/v1/app/project/proj_feedback/chat") == true)
             #expect(attempt.error?.contains("may have run") == true)
+
+            // As the reason says, retrying the job sends the chat anyway.
+            zylon.setChaos(.none)
+            zylon.script(.answer("Sent again on purpose", after: 0))
+            #expect(try await bridge.store.retryJob(id: dead.id, nowMillis: WallClock.nowMillis()))
+            #expect(try await eventually { try await job(bridge)?.state == "succeeded" })
+            #expect(zylon.interactions.count == 2)
+            #expect(groupchat.tasks.first?["description"]?.stringValue?.hasPrefix("Sent again on purpose") == true)
         }
     }
 
