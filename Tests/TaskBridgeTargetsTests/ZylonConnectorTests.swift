@@ -316,7 +316,7 @@ import TaskBridgeTestSupport
         let done = await connector.execute(step, context: polled)
         #expect(output(done)?["text"] == "<answer from Zylon>")
         #expect(log.requests.map { "\($0.method) \($0.path)" } == [
-            "POST /api/v1/app/project/proj_support/chat", "GET /api/v1/app/interaction/%3Cinteraction%3E",
+            "POST /api/v1/app/project/proj_support/chat", "GET /api/v1/app/interaction/<interaction>",
         ])
         let headers = log.requests[0].headers.map { "\($0.0): \($0.1)" }
         #expect(headers.contains("Authorization: Bearer <redacted>"))

@@ -1,3 +1,4 @@
+import Foundation
 import TaskBridgeCore
 
 /// A transport for dry runs: records each request as it would go on the wire (token
@@ -25,7 +26,8 @@ public struct ZylonDryRunTransport: ZylonTransport {
         var headers: [(String, String)] = [("Authorization", "Bearer <redacted>"), ("x-org", org ?? "<org not set>"),
                                            ("Accept", "application/json")]
         if r.body != nil { headers.append(("Content-Type", "application/json")) }
-        log?.append(PlannedRequest(method: r.method, path: r.path, headers: headers, body: r.body))
+        // The path is shown decoded, so the placeholder reads as written.
+        log?.append(PlannedRequest(method: r.method, path: r.path.removingPercentEncoding ?? r.path, headers: headers, body: r.body))
     }
 
     public func send(_ request: ZylonRequest) async throws(StepFailure) -> GatedHTTP.Answer {
