@@ -58,33 +58,25 @@ import TaskBridgeTestSupport
         let fake = PostHogFake()
         fake.mutate { $0.strictUnknownFields = true }
         try await fake.start()
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let clock = Locked(1_800_000_000.0)
-        let gate = TargetGate(name: "ph", concurrency: 4, rateLimit: nil, breaker: BreakerSettings())
-        let (config, secrets) = Self.config(token: token, baseURL: fake.baseURL)
-        let env = ConnectorEnvironment(client: client, secrets: secrets, gate: gate, logger: Logger(label: "test"),
-                                       wallClock: { clock.value })
         do {
-            let connector = try #require(try PostHogKind().connector(for: config, environment: env) as? PostHogConnector)
-            try await body(Rig(fake: fake, connector: connector, links: Locked([:]), clock: clock, gate: gate))
+            try await withHTTPClient { client in
+                let clock = Locked(1_800_000_000.0)
+                let gate = TargetGate(name: "ph", concurrency: 4, rateLimit: nil, breaker: BreakerSettings())
+                let (config, secrets) = Self.config(token: token, baseURL: fake.baseURL)
+                let env = ConnectorEnvironment(client: client, secrets: secrets, gate: gate, logger: Logger(label: "test"),
+                                               wallClock: { clock.value })
+                let connector = try #require(try PostHogKind().connector(for: config, environment: env) as? PostHogConnector)
+                try await body(Rig(fake: fake, connector: connector, links: Locked([:]), clock: clock, gate: gate))
+            }
         } catch {
-            try? await client.shutdown()
             await fake.stop()
             throw error
         }
-        try await client.shutdown()
         await fake.stop()
     }
 
-    func output(_ r: StepResult) -> JSONValue? {
-        if case .success(let o, _) = r.outcome { return o }
-        return nil
-    }
-
-    func failure(_ r: StepResult) -> StepFailure? {
-        if case .failure(let f) = r.outcome { return f }
-        return nil
-    }
+    func output(_ r: StepResult) -> JSONValue? { r.output }
+    func failure(_ r: StepResult) -> StepFailure? { r.failure }
 
     static func createStep(_ values: [String: JSONValue] = [:], link: String? = nil) -> RenderedStep {
         RenderedStep(stepId: "task", action: create, target: "ph",
