@@ -79,7 +79,6 @@ import TaskBridgeTestSupport
         let ws = try Workspace(fakeURL: fake.baseURL, extraConfig: "")
         defer { ws.remove() }
         try await withHTTPClient { client in
-            // Enough work that four kills land while some remains, even on a loaded machine.
             let issues = 100
             var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
             var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
@@ -91,11 +90,13 @@ import TaskBridgeTestSupport
                     #expect(status == 202)
                 }
             }
-            // Kill it repeatedly while it delivers: each time some progress has been made.
+            // Kill it repeatedly while it delivers, at fixed shares of the work (distinct
+            // changes: an update re-sent after a kill is applied, and logged, again), so
+            // every kill lands with work done and work left, however fast the machine.
             var writesAtKill: [Int] = []
-            for _ in 0..<4 {
-                let before = fake.workspace.applied.count
-                _ = await eventually(20) { fake.workspace.applied.count >= before + 12 }
+            for share in [0.15, 0.35, 0.55, 0.75] {
+                let due = Int(Double(issues * 2) * share)
+                _ = await eventually(60) { Set(fake.workspace.applied).count >= due }
                 server.kill9()
                 // Distinct changes: an update re-sent after a kill is applied (and logged) again.
                 writesAtKill.append(Set(fake.workspace.applied).count)
