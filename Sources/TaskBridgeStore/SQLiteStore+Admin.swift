@@ -93,12 +93,15 @@ extension SQLiteStore {
         return rows.map(Self.jobSummary)
     }
 
+    /// A retried dead letter runs its step afresh: a step that waited on an upstream job
+    /// (a PostHog run, a Zylon chat) forgets the one it followed, which failed, and starts
+    /// a new one. A pending job keeps what it follows.
     public func retryJob(id: String, nowMillis: Int64) async throws -> Bool {
         try await queue.write { db in
             let rows = try await db.query(
                 """
                 UPDATE jobs SET state = 'pending', due_at = ?1, first_due_at = ?1, attempts = 0, last_error = NULL, updated_at = ?1,
-                    crashes = MIN(crashes, 1)
+                    crashes = MIN(crashes, 1), wait_state = CASE WHEN state = 'dead' THEN NULL ELSE wait_state END
                 WHERE id = ?2 AND state IN ('dead', 'pending') RETURNING seq
                 """, [.integer(Int(nowMillis)), .text(id)])
             return !rows.isEmpty
@@ -113,7 +116,7 @@ extension SQLiteStore {
             let rows = try await db.query(
                 """
                 UPDATE jobs SET state = 'pending', due_at = ?, first_due_at = ?, attempts = 0, last_error = NULL, updated_at = ?,
-                    crashes = MIN(crashes, 1)
+                    crashes = MIN(crashes, 1), wait_state = NULL
                 WHERE seq IN (SELECT j.seq FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL)) RETURNING seq
                 """, [.integer(Int(nowMillis)), .integer(Int(nowMillis)), .integer(Int(nowMillis))] + binds)
             return rows.count

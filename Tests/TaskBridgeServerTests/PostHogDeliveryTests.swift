@@ -113,6 +113,15 @@ import TaskBridgeTestSupport
             #expect(dead.lastError?.hasSuffix("failed: Agent could not reproduce the error") == true, "\(dead.lastError ?? "")")
             #expect(dead.step == 1)
             #expect(groupchat.tasks.isEmpty, "the later step never ran")
+            // Retrying the dead letter starts a new run (following the failed one again
+            // could only fail again), and the job goes on.
+            posthog.mutate { $0.nextRunScripts = [.completes()] }
+            let retried = try await bridge.post("/admin/api/jobs/\(dead.id)/retry", [("Authorization", "Bearer \(TestEnv.adminToken)")], [])
+            #expect(retried.status.code == 200, "\(retried.text)")
+            #expect(try await eventually { try await job(bridge)?.state == "succeeded" })
+            #expect(posthog.project()?.runs.count == 2)
+            #expect(posthog.project()?.allTasks.count == 1)
+            #expect(groupchat.tasks.count == 1)
         }
     }
 

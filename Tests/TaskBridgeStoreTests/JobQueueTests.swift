@@ -160,6 +160,30 @@ import TaskBridgeTestSupport
         }
     }
 
+    /// A dead letter that waited on an upstream job is retried afresh (its run failed:
+    /// following it again would fail again); a pending one keeps what it follows.
+    @Test func retryingADeadLetterForgetsWhatItWaitedOn() async throws {
+        try await withStore { store, _ async throws in
+            for i in 0..<3 { _ = try await store.ingest(event("e\(i)", key: "\(i)", jobs: [job("r\(i)")])) }
+            let state: JSONValue = ["phase": "poll", "task": "t1", "run": "r1"]
+            for j in try await claim(store, now: 10_000) {
+                _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .waiting(untilMillis: 10_100, state: state),
+                                                     nowMillis: 10_001))
+            }
+            let polled = try await claim(store, now: 10_100)
+            #expect(polled.map(\.waitState) == [state, state, state])
+            _ = try await store.update(JobUpdate(jobSeq: polled[0].seq, fence: polled[0].fence, change: .dead(error: "run failed"), nowMillis: 10_101))
+            _ = try await store.update(JobUpdate(jobSeq: polled[1].seq, fence: polled[1].fence, change: .dead(error: "run failed"), nowMillis: 10_101))
+            _ = try await store.update(JobUpdate(jobSeq: polled[2].seq, fence: polled[2].fence,
+                                                 change: .retry(atMillis: 10_200, error: "503", uncertain: true), nowMillis: 10_101))
+            #expect(try await store.retryJob(id: polled[0].id, nowMillis: 10_300))
+            #expect(try await store.retryDeadJobs(JobFilter(), nowMillis: 10_300) == 1)
+            #expect(try await store.retryJob(id: polled[2].id, nowMillis: 10_300), "a pending job may be retried now")
+            let again = try await claim(store, now: 10_300)
+            #expect(again.map(\.waitState) == [nil, nil, state])
+        }
+    }
+
     @Test func aReplayPlansANewGeneration() async throws {
         try await withStore { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
