@@ -412,6 +412,41 @@ import TaskBridgeTestSupport
         #expect(!log.requests.contains { r in r.headers.contains { $0.1.contains(PostHogFake.personalKey) } })
     }
 
+    static func liveSteps(_ steps: String) throws -> [LiveCheckStep] {
+        let config = #"{"sources": {"sentry": {"kind": "sentry", "secrets": [{"env": "S"}]}}, "targets": {"ph": {"kind": "posthog", "token": {"env": "T"}, "projectId": 1}}}"#
+        let parsed = try ConfigParser.parse(Array(config.utf8), file: "c.json", kinds: TargetKinds.all)
+        let rules = #"{"rules": [{"id": "r", "sources": ["sentry"], "events": ["issue.created"], "do": ["# + steps + "]}]}"
+        let set = try RuleParser(config: parsed).parse([.init(path: "r.json", bytes: Array(rules.utf8))])
+        return set.rules.flatMap { rule in rule.steps.map { LiveCheckStep(step: $0, file: rule.file) } }
+    }
+
+    @Test func theLiveCheckReadsTheProjectAndTheTasksRulesName() async throws {
+        try await withRig { rig in
+            let id = try await createTask(rig)
+            let steps = try Self.liveSteps(#"""
+                {"action": "posthog.task.create", "title": "t", "repository": "acme"},
+                {"action": "posthog.task.run", "task": {"id": "\#(id)"}},
+                {"action": "posthog.task.run", "task": {"id": "00000000-0000-4000-8000-000000000000"}},
+                {"action": "posthog.task.update", "task": {"id": "{{ body.id }}"}, "title": "x"}
+                """#)
+            rig.fake.clearRecorded()
+            let problems = await rig.connector.liveCheck(steps).map(\.description)
+            #expect(problems == [
+                #"r.json: rules[0].do[0].repository: repository "acme" is not "organization/repository""#,
+                #"r.json: rules[0].do[2].task.id: task "00000000-0000-4000-8000-000000000000" not found in PostHog project 1 (or not visible to this key)"#,
+            ])
+            #expect(rig.fake.requests.allSatisfy { $0.method == "GET" }, "read-only")
+            #expect(rig.project.runs(ofTask: id).isEmpty)
+        }
+        try await withRig(token: "phx_revoked") { rig in
+            let problems = await rig.connector.liveCheck(try Self.liveSteps(#"{"action": "posthog.task.create", "title": "t"}"#))
+            #expect(problems.count == 1)
+            #expect(problems.first?.path == "targets.ph")
+            #expect(problems.first?.message.hasPrefix("cannot read PostHog project 1: GET /api/projects/1/tasks/ answered 401") == true,
+                    "\(problems)")
+        }
+    }
+
     @Test func configAndRulesAreCheckedWhereTheyAreWritten() throws {
         func problems(_ target: String, rules: String? = nil) -> [String] {
             let config = #"{"sources": {"sentry": {"kind": "sentry", "secrets": [{"env": "S"}]}}, "targets": {"ph": "# + target + "}}"
