@@ -41,4 +41,42 @@ import TaskBridgeTestSupport
         #expect(!deniedOut.contains("gck_revoked"))
         await fake.stop()
     }
+
+    /// The Zylon example's default project exists and the token's user is a member; a
+    /// project the user is not in, or one that does not exist, is reported at the target.
+    @Test func liveCheckAsksZylonForTheProjectsItWillChatIn() async throws {
+        let groupchat = GroupChatFake()
+        let zylon = ZylonFake()
+        try await groupchat.start()
+        try await zylon.start()
+        let example = Fixtures.repositoryRoot + "/examples/feedback-summary"
+        let env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
+                   "ZYLON_BASE_URL": zylon.baseURL, "ZYLON_TOKEN": ZylonFake.token, "ZYLON_ORG": ZylonFake.orgSlug]
+        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: env)
+        #expect(ok == 0, "\(okOut)")
+        #expect(zylon.requests.contains { $0.path == "/api/v1/app/project/proj_feedback" })
+        #expect(zylon.interactions.isEmpty, "the live check is read-only: no chat")
+
+        for (project, expected) in [("proj_finance", #"project "proj_finance": the token's user is not a member"#),
+                                    ("proj_nope", #"project "proj_nope" not found in the organisation"#)] {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-live-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let config = try String(contentsOfFile: example + "/taskbridge.json", encoding: .utf8)
+                .replacingOccurrences(of: #""project": "proj_feedback""#, with: #""project": "\#(project)""#)
+            try config.write(toFile: dir + "/taskbridge.json", atomically: true, encoding: .utf8)
+            try FileManager.default.copyItem(atPath: example + "/rules.json", toPath: dir + "/rules.json")
+            let (code, out) = try BinaryProcess.run(["check", "--live", "--config", dir + "/taskbridge.json"], environment: env)
+            #expect(code == 1)
+            #expect(out.contains("rules.json: rules[0].do[0]: " + expected), "\(out)")
+        }
+        var badToken = env
+        badToken["ZYLON_TOKEN"] = "zyl_wrong"
+        let (denied, deniedOut) = try BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: badToken)
+        #expect(denied == 1)
+        #expect(deniedOut.contains("targets.zylon: GET /api/v1/app/me answered 401"), "\(deniedOut)")
+        #expect(!deniedOut.contains("zyl_wrong"))
+        await zylon.stop()
+        await groupchat.stop()
+    }
 }
