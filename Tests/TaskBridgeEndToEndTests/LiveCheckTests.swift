@@ -79,4 +79,32 @@ import TaskBridgeTestSupport
         await zylon.stop()
         await groupchat.stop()
     }
+
+    /// The PostHog example: the key and the project are checked; a wrong key and a
+    /// missing project are each reported at their config key.
+    @Test func liveCheckAsksPostHogForItsProject() async throws {
+        let groupchat = GroupChatFake()
+        let posthog = PostHogFake()
+        try await groupchat.start()
+        try await posthog.start()
+        let config = Fixtures.repositoryRoot + "/examples/sentry-to-posthog/taskbridge.json"
+        let env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
+                   "POSTHOG_BASE_URL": posthog.baseURL, "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1"]
+        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        #expect(ok == 0, "\(okOut)")
+        #expect(posthog.requests.allSatisfy { $0.method == "GET" }, "the live check is read-only")
+        var missing = env
+        missing["POSTHOG_PROJECT_ID"] = "999"
+        let (code, out) = try BinaryProcess.run(["check", "--live", "--config", config], environment: missing)
+        #expect(code == 1)
+        #expect(out.contains("taskbridge.json: targets.posthog.projectId: project 999 not found"), "\(out)")
+        var wrong = env
+        wrong["POSTHOG_API_KEY"] = "phx_wrong"
+        let (denied, deniedOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: wrong)
+        #expect(denied == 1)
+        #expect(deniedOut.contains("targets.posthog.token: PostHog refused the key (401"), "\(deniedOut)")
+        #expect(!deniedOut.contains("phx_wrong"))
+        await posthog.stop()
+        await groupchat.stop()
+    }
 }
