@@ -35,7 +35,12 @@ import TaskBridgeTestSupport
     /// opens a pull request the GroupChat task gets the link and moves to in review.
     @Test func sentryErrorBecomesAPostHogRunWhosePullRequestReachesTheTask() async throws {
         let groupchat = GroupChatFake()
-        let posthog = PostHogFake()
+        // Chaos on top of the kill: a create that PostHog applies but whose answer is
+        // lost (reconciled by its marker, not sent again), a run start likewise (the
+        // retry adopts the run it started), and polls that fail now and then.
+        let posthog = PostHogFake(chaos: FakeChaos(serverError: 0.2, acceptedThenReset: 0.3,
+                                                   only: ["POST \(PostHogFake.tasksRoute)", "POST \(PostHogFake.taskRoute)run/",
+                                                          "GET \(PostHogFake.taskRoute)"]))
         posthog.mutate { $0.defaultRunScript = .completes(queuedPolls: 2, inProgressPolls: 4) }
         try await groupchat.start()
         try await posthog.start()
@@ -83,12 +88,14 @@ import TaskBridgeTestSupport
     /// in the project Zylon named, with the summary as its description.
     @Test func widgetMessageIsSummarisedByZylonIntoATaskInItsProject() async throws {
         let groupchat = GroupChatFake()
-        let zylon = ZylonFake()
+        // Chaos on the polls (a failed poll is retried; the chat itself is never re-sent).
+        let zylon = ZylonFake(chaos: FakeChaos(serverError: 0.3, rateLimited: 0.1, only: ["GET /api/v1/app/interaction/{id}"]))
         zylon.script(.answer("A visitor cannot submit the signup form: the button does nothing in Safari 17.", after: 3),
                      .answer("Website\n", after: 1))
         try await groupchat.start()
         try await zylon.start()
-        let dir = try Self.example("feedback-summary")
+        let dir = try Self.example("feedback-summary", [(#""project": "proj_feedback""#,
+                                                         #""project": "proj_feedback", "retry": {"initialDelaySeconds": 0.05, "maxDelaySeconds": 0.3}"#)])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
                    "ZYLON_BASE_URL": zylon.baseURL, "ZYLON_TOKEN": ZylonFake.token, "ZYLON_ORG": ZylonFake.orgSlug,
