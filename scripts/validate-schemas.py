@@ -3,7 +3,8 @@
 
 1. Both schemas are valid draft 2020-12 schemas and every property has a description.
 2. config/taskbridge.json validates against config.schema.json.
-3. Every examples/*/rules.json validates against rules.schema.json.
+3. Every examples/*/rules.json validates against rules.schema.json, and every
+   examples/*/taskbridge.json against config.schema.json.
 4. Inline positive cases must be accepted, inline negative cases (one typo or wrong
    type each) must be rejected.
 
@@ -26,6 +27,8 @@ CONFIG_SCHEMA = os.path.join(ROOT, "config", "schema", "config.schema.json")
 RULES_SCHEMA = os.path.join(ROOT, "config", "schema", "rules.schema.json")
 CONFIG_FILE = os.path.join(ROOT, "config", "taskbridge.json")
 RULE_FILES = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "rules.json")))
+# Examples for other targets ship their own config.
+EXAMPLE_CONFIGS = sorted(glob.glob(os.path.join(ROOT, "examples", "*", "taskbridge.json")))
 
 failures = []
 checks = 0
@@ -381,7 +384,7 @@ def main():
         print(f"validate-schemas: {len(failures)} failure(s); schemas unusable, stopping")
         return 1
 
-    for path, label in [(CONFIG_FILE, "config")] + [(p, "rules") for p in RULE_FILES]:
+    for path, label in [(CONFIG_FILE, "config")] + [(p, "config") for p in EXAMPLE_CONFIGS] + [(p, "rules") for p in RULE_FILES]:
         checks += 1
         err = first_error(validators[label], load(path))
         if err:
@@ -396,7 +399,7 @@ def main():
     if failures:
         print(f"validate-schemas: FAILED {len(failures)} of {checks} checks")
         return 1
-    print(f"validate-schemas: OK — {checks} checks: 2 schemas, config + {len(RULE_FILES)} example rule files, "
+    print(f"validate-schemas: OK — {checks} checks: 2 schemas, config + {len(EXAMPLE_CONFIGS)} example configs + {len(RULE_FILES)} example rule files, "
           f"{len(CONFIG_POSITIVE) + len(RULES_POSITIVE)} positive and {negatives} negative inline cases")
     return 0
 
