@@ -85,9 +85,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // A strict in-process GroupChat Workspace API fake, shared by tests and benchmarks.
+        // Strict in-process fakes of the upstream APIs (GroupChat, PostHog Tasks, Zylon), shared by tests and benchmarks.
         .target(
-            name: "GroupChatFake",
+            name: "UpstreamFakes",
             dependencies: [
                 "TaskBridgeCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -98,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "tb-bench",
             dependencies: [
-                "GroupChatFake", "TaskBridgeServer", "TaskBridgeCore",
+                "UpstreamFakes", "TaskBridgeServer", "TaskBridgeCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeTargetsTests",
-            dependencies: ["TaskBridgeTargets", "GroupChatFake", "TaskBridgeTestSupport",
+            dependencies: ["TaskBridgeTargets", "UpstreamFakes", "TaskBridgeTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: strict
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "TaskBridgeServerTests",
             dependencies: [
-                "TaskBridgeServer", "GroupChatFake", "TaskBridgeTestSupport",
+                "TaskBridgeServer", "UpstreamFakes", "TaskBridgeTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
@@ -143,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeEndToEndTests",
-            dependencies: ["taskbridge", "GroupChatFake", "TaskBridgeCore", "TaskBridgeTestSupport",
+            dependencies: ["taskbridge", "UpstreamFakes", "TaskBridgeCore", "TaskBridgeTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

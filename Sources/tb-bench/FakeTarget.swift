@@ -1,5 +1,5 @@
 import ArgumentParser
-import GroupChatFake
+import UpstreamFakes
 import TaskBridgeCore
 
 /// A fast local GroupChat for delivery benchmarks: no request log, no chaos, and

@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import Foundation
-import GroupChatFake
+import UpstreamFakes
 import Testing
 import TaskBridgeCore
 import TaskBridgeTestSupport

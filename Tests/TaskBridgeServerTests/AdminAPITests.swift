@@ -1,5 +1,5 @@
 import Foundation
-import GroupChatFake
+import UpstreamFakes
 import Testing
 import TaskBridgeCore
 import TaskBridgeServer

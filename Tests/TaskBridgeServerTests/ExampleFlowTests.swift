@@ -1,4 +1,4 @@
-import GroupChatFake
+import UpstreamFakes
 import Testing
 import TaskBridgeCore
 import TaskBridgeStore

@@ -1,5 +1,5 @@
 import Foundation
-import GroupChatFake
+import UpstreamFakes
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting

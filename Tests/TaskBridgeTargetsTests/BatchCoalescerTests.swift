@@ -1,4 +1,4 @@
-import GroupChatFake
+import UpstreamFakes
 import Synchronization
 import Testing
 import TaskBridgeCore

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import GroupChatFake
+import UpstreamFakes
 import Synchronization
 import Testing
 import TaskBridgeCore

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import GroupChatFake
+import UpstreamFakes
 import NIOCore
 import NIOHTTP1
 import Testing

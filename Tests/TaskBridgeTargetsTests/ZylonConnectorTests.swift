@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import GroupChatFake
+import UpstreamFakes
 import Logging
 import Testing
 import TaskBridgeCore
