@@ -20,7 +20,7 @@ enum SQLiteJobUpdates {
             case .succeeded:
                 "state = 'succeeded', step = step + 1, outputs = v.column3, uncertain = 0, wait_state = NULL, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = v.column4"
             case .retry:
-                "state = 'pending', due_at = v.column3, attempts = attempts + 1, uncertain = v.column4, last_error = v.column5, lease_owner = NULL, lease_until = NULL, updated_at = v.column6"
+                "state = 'pending', due_at = v.column3, attempts = attempts + 1, uncertain = v.column4, last_error = v.column5, solo = 0, lease_owner = NULL, lease_until = NULL, updated_at = v.column6"
             case .dead:
                 "state = 'dead', attempts = attempts + 1, last_error = v.column3, lease_owner = NULL, lease_until = NULL, updated_at = v.column4"
             case .released:

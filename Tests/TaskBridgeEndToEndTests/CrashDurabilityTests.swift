@@ -78,6 +78,11 @@ import TaskBridgeTestSupport
         try await fake.start()
         let ws = try Workspace(fakeURL: fake.baseURL, extraConfig: "")
         defer { ws.remove() }
+        // This test kills the process itself, four times: a job that happens to run alone
+        // at several of those kills must not be taken for a poison job.
+        let config = try String(contentsOfFile: ws.configPath, encoding: .utf8)
+            .replacingOccurrences(of: #""leaseSeconds": 30"#, with: #""leaseSeconds": 30, "maxCrashes": 20"#)
+        try config.write(toFile: ws.configPath, atomically: true, encoding: .utf8)
         try await withHTTPClient { client in
             let issues = 100
             var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)

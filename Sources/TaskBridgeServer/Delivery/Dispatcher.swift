@@ -19,6 +19,9 @@ public final class Dispatcher: Service, Sendable {
     let keeper: LeaseKeeper
     private let inFlight = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
+    /// Set when jobs were taken back as suspects (at start, or from expired leases);
+    /// cleared once the store has none. Spares every claim round a store read.
+    private let suspectsMayExist = Atomic<Bool>(true)
     /// Jobs claimed per target in one go (measured: 1,024 drains a backlog ~7% faster than 256).
     static let claimBatch = 1024
 
@@ -84,6 +87,7 @@ public final class Dispatcher: Service, Sendable {
 
     func reportRecovered(_ r: RecoveryResult, atStart: Bool) {
         if r.suspects > 0 {
+            suspectsMayExist.store(true, ordering: .relaxed)
             runtime.logger.notice(atStart
                 ? "resuming \(r.suspects) job(s) a previous process left running; each runs alone first, and its current step is reconciled before it is sent again"
                 : "taking back \(r.suspects) job(s) whose lease expired; each runs alone first, and its current step is reconciled before it is sent again")
@@ -126,6 +130,18 @@ public final class Dispatcher: Service, Sendable {
     /// alone is counted (the poison-job guard). Returns `true` while one is due, so no
     /// other job is claimed until it has run.
     private func runDueSuspect(_ names: [String], group: inout DiscardingTaskGroup) async -> Bool {
+        guard suspectsMayExist.load(ordering: .relaxed) else { return false }
+        let anywhere: Int64?
+        do {
+            anywhere = try await runtime.store.nextSuspectDueMillis(targets: targets.keys.sorted())
+        } catch {
+            return false
+        }
+        if anywhere == nil {
+            // None left for any target. (A crash or an expired lease sets the flag again.)
+            suspectsMayExist.store(false, ordering: .relaxed)
+            return false
+        }
         guard let due = try? await runtime.store.nextSuspectDueMillis(targets: names), due <= WallClock.nowMillis() else { return false }
         guard inFlight.load(ordering: .relaxed) == 0 else { return true }
         do {

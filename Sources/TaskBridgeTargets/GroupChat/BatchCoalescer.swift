@@ -105,30 +105,20 @@ public actor BatchCoalescer {
     /// Checks each job's lease before its operation joins a call; a job that lost its
     /// lease gets its failure at once and is left out.
     private func admitted(_ items: [Pending], forSeconds seconds: Double) async -> [Pending] {
-        await withTaskGroup(of: (Int, StepFailure?).self) { group in
-            for (i, item) in items.enumerated() {
-                guard let guardian = item.guardian else { continue }
-                group.addTask {
-                    do throws(StepFailure) {
-                        try await guardian.admit(forSeconds: seconds)
-                        return (i, nil)
-                    } catch {
-                        return (i, error)
-                    }
-                }
+        // One after another: a lease that covers the call answers without suspending, so
+        // this costs a call per operation (a task group per batch measured ~5% of a
+        // batched drain); only a lease that must be extended first waits for a write.
+        var kept: [Pending] = []
+        kept.reserveCapacity(items.count)
+        for item in items {
+            do throws(StepFailure) {
+                try await item.guardian?.admit(forSeconds: seconds)
+                kept.append(item)
+            } catch {
+                item.continuation.resume(returning: .failed(error, wire: nil))
             }
-            var refused: [Int: StepFailure] = [:]
-            for await (i, failure) in group { if let failure { refused[i] = failure } }
-            var kept: [Pending] = []
-            for (i, item) in items.enumerated() {
-                if let failure = refused[i] {
-                    item.continuation.resume(returning: .failed(failure, wire: nil))
-                } else {
-                    kept.append(item)
-                }
-            }
-            return kept
         }
+        return kept
     }
 
     private func send(_ items: [Pending]) async {
