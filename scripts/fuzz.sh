@@ -176,6 +176,9 @@ for h in "${harnesses[@]}"; do
     args=(-max_total_time="$seconds" -print_final_stats=1 -timeout="${FUZZ_TIMEOUT:-25}" -rss_limit_mb=2560
           -artifact_prefix="$work/crashes/$h/")
     [ -n "${FUZZ_RUNS:-}" ] && args+=(-runs="$FUZZ_RUNS")
+    # Templates are short: keep mutated inputs small (a payload that does not parse is
+    # replaced by a real fixture, already parsed).
+    [ "$h" = fuzz-template ] && args+=(-max_len=4096)
     d=$(dict_for "$h")
     [ -n "$d" ] && [ -f "Fuzz/dict/$d.dict" ] && args+=(-dict="Fuzz/dict/$d.dict")
     log="$work/logs/$h.log"

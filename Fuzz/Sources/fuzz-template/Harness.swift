@@ -12,7 +12,7 @@ import TaskBridgeCore
 /// - rendering on the payload parsed with only the template's paths kept gives the same
 ///   text or error as on the full payload (what ingest and the dispatcher rely on);
 /// - the rendered text, escaped with JSONWriter.escape and quoted, parses back to itself.
-let fixturePayloads = Repo.fixtureEvents.map(\.bytes)
+let fixtures = Repo.fixtureEvents
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
@@ -29,12 +29,13 @@ public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     invariant(template.description == text, "description \(escaped(template.description)) is not the text \(escaped(text))")
     for p in template.paths { invariant(EventContext.roots.contains(p.root), "path \(p) has an unknown root") }
     var payloadBytes = rest
-    var body: JSONValue
+    let body: JSONValue
     if let v = try? JSONParser.parse(rest) {
         body = v
     } else {
-        payloadBytes = fixturePayloads[rest.count % fixturePayloads.count]
-        body = try! JSONParser.parse(payloadBytes)
+        let fx = fixtures[rest.count % fixtures.count]
+        payloadBytes = fx.bytes
+        body = fx.payload
     }
 
     let context = fuzzContext(source: "github", type: "pull_request.opened", body: body, steps: ["s1": body])
@@ -91,5 +92,5 @@ func sameResult(_ a: Result<String, TemplateError>, _ b: Result<String, Template
 /// The program's entry point (SwiftPM links `main` to `<module>_main`).
 @_cdecl("fuzz_template_main")
 public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runLibFuzzer(argc, argv, fuzz) { _ = fixturePayloads }
+    runLibFuzzer(argc, argv, fuzz) { _ = fixtures }
 }
