@@ -153,8 +153,8 @@ public struct RuleParser {
         case .number(let n) where !n.isFinite:
             node.report("number out of range: beyond ±1.8e308, a 64-bit float cannot hold it")
         case .object(let members):
-            for key in members.keys.sorted() {
-                reportNonFiniteNumbers(JSONNode(value: members[key]!, path: PathText.child(node.path, key), sink: node.sink))
+            for (key, value) in members.sorted(by: { $0.key < $1.key }) {
+                reportNonFiniteNumbers(JSONNode(value: value, path: PathText.child(node.path, key), sink: node.sink))
             }
         case .array(let items):
             for (i, item) in items.enumerated() {
