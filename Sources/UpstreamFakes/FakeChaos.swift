@@ -16,7 +16,8 @@ public struct FakeChaos: Sendable {
     /// Apply the request, then drop the connection: the client sees an error for a
     /// request that succeeded.
     public var acceptedThenReset = 0.0
-    /// Restricts the chaos to requests whose `"METHOD /path"` is listed (all when nil).
+    /// Restricts the chaos to requests whose `"METHOD /path"` is listed (all when nil),
+    /// or whose route template is, for routes with ids: `"POST /api/v1/agent/runs/{id}/start"`.
     public var only: Set<String>?
     /// Fail each batch operation at this probability with an internal error, without
     /// applying it (the call still answers 200, as the API documents).
@@ -38,6 +39,13 @@ public struct FakeChaos: Sendable {
     }
 
     public static let none = FakeChaos()
+
+    /// Whether the chaos may hit this request (see ``only``); `route` is its template, if any.
+    func applies(_ method: String, _ path: String, route: String?) -> Bool {
+        guard let only else { return true }
+        if only.contains("\(method) \(path)") { return true }
+        return route.map { only.contains("\(method) \($0)") } ?? false
+    }
 
     enum Draw { case normal, serverError, rateLimited, slow, reset, acceptedThenReset }
 

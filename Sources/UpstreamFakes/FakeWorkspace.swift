@@ -19,7 +19,8 @@ public struct FakeWorkspace: Sendable {
     public var agents: [JSONValue] = []
     public private(set) var tasks: [String: [String: JSONValue]] = [:]
     public private(set) var taskOrder: [String] = []
-    public private(set) var runs: [String: JSONValue] = [:]
+    /// The Agent API's side: agent identities and every run delegated to them.
+    public var agentRuns = FakeAgentRuns()
     /// Every change applied, in order: what actually happened, whatever the client saw.
     /// (Off for benchmarks, where it would only grow.)
     public private(set) var applied: [AppliedChange] = []
@@ -43,7 +44,7 @@ public struct FakeWorkspace: Sendable {
 
     /// A workspace with one project ("Engineering", id `proj_eng`) whose board has the
     /// four standard columns, a second project ("Website", `proj_web`) with a "Triage"
-    /// column, two members and one agent.
+    /// column, two members and one agent (Triage Bot, with a `gca_` token).
     public static func standard() -> FakeWorkspace {
         var w = FakeWorkspace()
         w.projects = [
@@ -68,6 +69,7 @@ public struct FakeWorkspace: Sendable {
         w.agents = [
             ["agentUserId": "agent-triage01", "name": "Triage Bot", "description": "Investigates incidents"],
         ]
+        w.agentRuns = .standard()
         return w
     }
 
@@ -217,16 +219,74 @@ public struct FakeWorkspace: Sendable {
         if let p = body["prompt"], p.stringValue == nil { throw Failure(400, "prompt must be a string") }
         guard tasks[taskId] != nil else { throw Failure(404, "Task not found") }
         guard agents.contains(where: { $0["agentUserId"]?.stringValue == agent }) else { throw Failure(404, "Agent not found") }
-        let key = agent + "|" + taskId
-        if let run = runs[key] {
-            return ["status": "already_active", "runId": run["runId"] ?? .null]
+        // Only a run still PENDING, RUNNING or WAITING blocks a new one.
+        if let run = agentRuns.activeRun(agentUserId: agent, taskId: taskId) {
+            return ["status": "already_active", "runId": .string(run.id)]
         }
         tasks[taskId]?["ownerId"] = .string(owner)
-        let runId = makeId("run")
         log(AppliedChange(op: "delegate", taskId: taskId, fields: body))
-        runs[key] = ["runId": .string(runId), "status": "PENDING", "prompt": body["prompt"] ?? .null]
+        let runId = addAgentRun(agentUserId: agent, taskId: taskId, prompt: body["prompt"]?.stringValue, delegatedBy: owner)
         return ["status": "created", "runId": .string(runId)]
     }
 
-    public var runCount: Int { runs.count }
+    /// Every run (delegated or added by a test), whatever its status.
+    public var runCount: Int { agentRuns.order.count }
+
+    /// The latest run per `agentUserId|taskId`: `{runId, status, prompt}`.
+    public var runs: [String: JSONValue] {
+        var latest: [String: JSONValue] = [:]
+        for run in agentRuns.allRuns {
+            latest[run.agentUserId + "|" + run.taskId] = ["runId": .string(run.id), "status": .string(run.status.rawValue),
+                                                          "prompt": FakeAgentRuns.string(run.prompt)]
+        }
+        return latest
+    }
+}
+
+/// How the workspace's tasks and members appear through the Agent API.
+extension FakeWorkspace {
+    /// Creates a PENDING run and returns its id. A member delegating owns the run; anyone
+    /// else (the workspace key) makes it the first admin's, as GroupChat does.
+    @discardableResult
+    public mutating func addAgentRun(agentUserId: String, taskId: String, prompt: String?, delegatedBy user: String = "user_ada") -> String {
+        let owner = member(user) ?? members.first { $0["role"]?.stringValue == "admin" }
+        let id = makeId("run")
+        agentRuns.create(id: id, agentUserId: agentUserId, taskId: taskId,
+                         workspaceId: tasks[taskId]?["workspaceId"]?.stringValue ?? workspaceId, prompt: prompt,
+                         ownerId: owner?["userId"]?.stringValue ?? user, ownerName: owner?["name"]?.stringValue)
+        return id
+    }
+
+    func member(_ userId: String) -> JSONValue? { members.first { $0["userId"]?.stringValue == userId } }
+
+    /// A member's or an agent's display name.
+    func userName(_ userId: String) -> String? {
+        member(userId)?["name"]?.stringValue ?? agents.first { $0["agentUserId"]?.stringValue == userId }?["name"]?.stringValue
+    }
+
+    /// The task as a run's detail shows it; nulls when the workspace has no such task.
+    public func agentTask(_ taskId: String) -> JSONValue {
+        let copied = ["title", "description", "projectId", "workspaceId", "ownerId", "dueDate", "dueTime", "estimate", "createdAt",
+                      "updatedAt", "lastActivityAt"]
+        let task = tasks[taskId]
+        var out: [String: JSONValue] = ["id": .string(taskId), "images": [], "status": .null, "creator": .null]
+        for key in copied { out[key] = task?[key] ?? .null }
+        if let task {
+            out["status"] = task["stageId"]?.stringValue.flatMap(status)?["type"] ?? .null
+            if let creator = task["creatorId"]?.stringValue {
+                out["creator"] = ["id": .string(creator), "name": FakeAgentRuns.string(userName(creator))]
+            }
+        }
+        return .object(out)
+    }
+
+    /// `GET /api/v1/agent/runs/{id}` for a run of any agent.
+    public func agentRunDetail(_ id: String) -> JSONValue? {
+        agentRuns.runs[id].map { FakeAgentRuns.detail($0, task: agentTask($0.taskId)) }
+    }
+
+    /// A run as `GET /api/v1/agent/runs` lists it.
+    public func agentRunListItem(_ run: FakeAgentRuns.Run) -> JSONValue {
+        FakeAgentRuns.listItem(run, taskTitle: tasks[run.taskId]?["title"]?.stringValue)
+    }
 }

@@ -11,11 +11,19 @@ import TaskBridgeCore
 /// one, `400` for unknown or mistyped fields, and the documented shapes of projects,
 /// statuses, members, tasks, batch results and delegation. Every request is recorded
 /// so tests can assert exactly what the bridge sent.
+///
+/// It also serves the Agent API (`/api/v1/agent/*`) to agents holding a `gca_` token,
+/// by Basic auth (`curl -u gca_TOKEN:`) or bearer; runs come from delegation on the
+/// Workspace API or ``addAgentRun(agentUserId:taskId:prompt:)`` (state: ``FakeAgentRuns``).
 public final class GroupChatFake: Sendable {
     public typealias Recorded = RecordedRequest
 
     public static let workspaceKey = "gck_fake_workspace_key"
     public static let personalToken = "gcp_fake_personal_token"
+    /// Agent token of `agent-coder01` ("PostHog Coder").
+    public static let coderAgentToken = "gca_fake_coder_token"
+    /// Agent token of `agent-triage01` ("Triage Bot").
+    public static let triageAgentToken = "gca_fake_triage_token"
 
     struct State {
         var workspace: FakeWorkspace
@@ -49,6 +57,38 @@ public final class GroupChatFake: Sendable {
     }
     public func mutate(_ body: (inout FakeWorkspace) -> Void) { state.withLock { body(&$0.workspace) } }
     public func clearRecorded() { state.withLock { $0.recorded.removeAll() } }
+
+    // MARK: Agent runs (the user's side of the Agent API)
+
+    /// Creates a PENDING run owned by Ada Lovelace; `taskId` may name a workspace task or not.
+    @discardableResult
+    public func addAgentRun(agentUserId: String, taskId: String, prompt: String) -> String {
+        state.withLock { $0.workspace.addAgentRun(agentUserId: agentUserId, taskId: taskId, prompt: prompt) }
+    }
+
+    /// The user stopped the run: PENDING/RUNNING/WAITING → STOPPED. False when it was not active.
+    @discardableResult
+    public func stopAgentRun(_ id: String) -> Bool { state.withLock { $0.workspace.agentRuns.stop(id) } }
+
+    /// The owner replied to a FINISHED/ERROR/WAITING run: PENDING again, for another turn.
+    @discardableResult
+    public func requeueAgentRun(_ id: String, message: String) -> Bool {
+        state.withLock { $0.workspace.agentRuns.requeue(id, message: message) }
+    }
+
+    /// A run as `GET /api/v1/agent/runs/{id}` details it (to any agent).
+    public func agentRun(_ id: String) -> JSONValue? { state.withLock { $0.workspace.agentRunDetail(id) } }
+
+    /// Every run of every agent, in creation order, as `GET /api/v1/agent/runs` lists them.
+    public var agentRuns: [JSONValue] {
+        state.withLock { s in s.workspace.agentRuns.allRuns.map { s.workspace.agentRunListItem($0) } }
+    }
+
+    /// The transitions applied to the run, in order ("start", "comment", "complete", …):
+    /// what happened, whatever the client saw; refused writes are not in it.
+    public func agentTransitions(_ id: String) -> [String] {
+        state.withLock { $0.workspace.agentRuns.runs[id]?.transitions ?? [] }
+    }
 
     /// Starts listening on `port` (0 picks a free one) and returns once it accepts.
     public func start(host: String = "127.0.0.1", port: Int = 0) async throws {
@@ -85,36 +125,45 @@ public final class GroupChatFake: Sendable {
             guard let parsed = try? JSONParser.parse(bodyBytes) else { return record(method, path, request, headers, nil, error(400, "Invalid JSON body")) }
             body = parsed
         }
-        // Auth first, as the real API does.
+        // Auth first, as the real API does: agent tokens on the Agent API, workspace
+        // keys and personal tokens on the Workspace API, and neither on the other.
         let auth = headers["authorization"] ?? ""
-        let token = auth.hasPrefix("Bearer ") ? String(auth.dropFirst(7)) : ""
+        let agentRoute = Self.agentRoute(path)
         let ws = state.withLock { $0.workspace.workspaceId }
         var user = "api"
-        if token == Self.personalToken {
-            guard let wsHeader = headers["x-workspace-id"], !wsHeader.isEmpty else {
-                return record(method, path, request, headers, body, error(400, "Missing X-Workspace-Id header"))
+        var agent: FakeAgentRuns.Agent?
+        if agentRoute != nil {
+            agent = Self.agentToken(auth).flatMap { token in state.withLock { $0.workspace.agentRuns.agent(token: token) } }
+            if agent == nil { return record(method, path, request, headers, body, error(401, "Unauthorized"), route: agentRoute) }
+        } else {
+            let token = auth.hasPrefix("Bearer ") ? String(auth.dropFirst(7)) : ""
+            if token == Self.personalToken {
+                guard let wsHeader = headers["x-workspace-id"], !wsHeader.isEmpty else {
+                    return record(method, path, request, headers, body, error(400, "Missing X-Workspace-Id header"))
+                }
+                guard wsHeader == ws else { return record(method, path, request, headers, body, error(403, "Not a member of this workspace")) }
+                user = "user_ada"
+            } else if token != Self.workspaceKey {
+                return record(method, path, request, headers, body, error(401, "Unauthorized"))
             }
-            guard wsHeader == ws else { return record(method, path, request, headers, body, error(403, "Not a member of this workspace")) }
-            user = "user_ada"
-        } else if token != Self.workspaceKey {
-            return record(method, path, request, headers, body, error(401, "Unauthorized"))
         }
         if let body, request.method != .get, body.objectValue == nil {
-            return record(method, path, request, headers, body, error(400, "Body must be a JSON object"))
+            return record(method, path, request, headers, body, error(400, "Body must be a JSON object"), route: agentRoute)
         }
         let draw = state.withLock { s -> FakeChaos.Draw in
-            if let only = s.chaos.only, !only.contains("\(method) \(path)") { return .normal }
+            guard s.chaos.applies(method, path, route: agentRoute) else { return .normal }
             return s.chaos.draw(Double(s.rng.next() >> 11) / Double(1 << 53))
         }
         let chaos = state.withLock { $0.chaos }
         switch draw {
         case .serverError:
-            return record(method, path, request, headers, body, error(500, "Internal error (injected)"))
+            return record(method, path, request, headers, body, error(500, "Internal error (injected)"), route: agentRoute)
         case .rateLimited:
             return record(method, path, request, headers, body,
-                          json(.tooManyRequests, ["error": "Rate limited (injected)"], headers: [.retryAfter: String(chaos.retryAfterSeconds)]))
+                          json(.tooManyRequests, ["error": "Rate limited (injected)"], headers: [.retryAfter: String(chaos.retryAfterSeconds)]),
+                          route: agentRoute)
         case .reset:
-            _ = record(method, path, request, headers, body, nil)
+            _ = record(method, path, request, headers, body, nil, route: agentRoute)
             context.channel.close(promise: nil)
             return error(500, "reset")
         default:
@@ -124,10 +173,10 @@ public final class GroupChatFake: Sendable {
             try? await Task.sleep(nanoseconds: UInt64(chaos.slowSeconds * 1e9))
         }
         let response = route(method, path, request.uri.queryParameters, body?.objectValue ?? [:], user: user,
-                             idempotencyKey: method == "GET" ? nil : headers["idempotency-key"])
+                             agent: agent.map { ($0, agentRoute ?? path) }, idempotencyKey: method == "GET" ? nil : headers["idempotency-key"])
         switch draw {
         case .acceptedThenReset:
-            _ = record(method, path, request, headers, body, nil)
+            _ = record(method, path, request, headers, body, nil, route: agentRoute)
             context.channel.close(promise: nil)
             return response
         case .slow where !chaos.slowBeforeApplying:
@@ -135,25 +184,35 @@ public final class GroupChatFake: Sendable {
         default:
             break
         }
-        return record(method, path, request, headers, body, response)
+        return record(method, path, request, headers, body, response, route: agentRoute)
     }
 
     @discardableResult
     func record(_ method: String, _ path: String, _ request: Request, _ headers: [String: String], _ body: JSONValue?,
-                _ response: Response?) -> Response {
+                _ response: Response?, route: String? = nil) -> Response {
         state.withLock { s in
             guard s.recordRequests else { return }
             s.recorded.append(Recorded(method: method, path: path, query: request.uri.query ?? "", headers: headers, body: body,
-                                       status: response.map { Int($0.status.code) }))
+                                       status: response.map { Int($0.status.code) }, route: route))
         }
         return response ?? error(500, "dropped")
     }
 
+    /// - Parameter agent: the caller and the route template, on the Agent API.
     func route(_ method: String, _ path: String, _ query: Parameters, _ body: [String: JSONValue], user: String,
-               idempotencyKey: String?) -> Response {
+               agent: (FakeAgentRuns.Agent, String)?, idempotencyKey: String?) -> Response {
         let result: Result<(Int, JSONValue), FakeWorkspace.Failure> = state.withLock { s in
             if let key = idempotencyKey, let cached = s.idempotent?[key] { return cached }
-            let result = apply(&s, method, path, query, body, user: user)
+            let result: Result<(Int, JSONValue), FakeWorkspace.Failure>
+            if case let (agent, template)? = agent {
+                do throws(FakeWorkspace.Failure) {
+                    result = .success((200, try applyAgent(&s, method, template, path, query, body, agent: agent)))
+                } catch {
+                    result = .failure(error)
+                }
+            } else {
+                result = apply(&s, method, path, query, body, user: user)
+            }
             if let key = idempotencyKey, s.idempotent != nil { s.idempotent?[key] = result }
             return result
         }
@@ -201,6 +260,93 @@ public final class GroupChatFake: Sendable {
             } catch {
                 return .failure(error)
             }
+    }
+}
+
+extension GroupChatFake {
+    static let agentPrefix = "/api/v1/agent"
+
+    /// The route template of an Agent API path (the run id as `{id}`), nil for other paths.
+    static func agentRoute(_ path: String) -> String? {
+        guard path == agentPrefix || path.hasPrefix(agentPrefix + "/") else { return nil }
+        var parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        if parts.count >= 6, parts[4] == "runs" { parts[5] = "{id}" }
+        return parts.joined(separator: "/")
+    }
+
+    /// The token of `Authorization: Bearer TOKEN` or of Basic auth with the token as user
+    /// and an empty password (`curl -u TOKEN:`).
+    static func agentToken(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2 else { return nil }
+        switch parts[0].lowercased() {
+        case "bearer":
+            return String(parts[1])
+        case "basic":
+            guard let bytes = Base64.decode(parts[1]), let pair = String(validating: bytes, as: UTF8.self),
+                  let colon = pair.firstIndex(of: ":"), pair[pair.index(after: colon)...].isEmpty else { return nil }
+            return String(pair[..<colon])
+        default:
+            return nil
+        }
+    }
+
+    private func applyAgent(_ s: inout State, _ method: String, _ template: String, _ path: String, _ query: Parameters,
+                            _ body: [String: JSONValue], agent: FakeAgentRuns.Agent) throws(FakeWorkspace.Failure) -> JSONValue {
+        let id = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst(5).first.map(String.init) ?? ""
+        let runs = Self.agentPrefix + "/runs"
+        switch (method, template) {
+        case ("GET", Self.agentPrefix + "/me"):
+            return FakeAgentRuns.me(agent)
+        case ("GET", runs):
+            let list = try s.workspace.agentRuns.list(agent: agent, status: query.get("status"), workspaceId: query.get("workspaceId"),
+                                                      limit: query.get("limit"))
+            return ["runs": .array(list.map { s.workspace.agentRunListItem($0) })]
+        case ("GET", runs + "/{id}") where !id.isEmpty:
+            let run = try s.workspace.agentRuns.owned(id, by: agent)
+            return FakeAgentRuns.detail(run, task: s.workspace.agentTask(run.taskId))
+        case ("POST", runs + "/{id}/start") where !id.isEmpty:
+            return try s.workspace.agentRuns.start(id, agent: agent, body: body)
+        case ("POST", runs + "/{id}/comment") where !id.isEmpty:
+            return try s.workspace.agentRuns.comment(id, agent: agent, body: body)
+        case ("POST", runs + "/{id}/complete") where !id.isEmpty:
+            return try s.workspace.agentRuns.finish(id, agent: agent, body: body, as: .finished)
+        case ("POST", runs + "/{id}/error") where !id.isEmpty:
+            return try s.workspace.agentRuns.finish(id, agent: agent, body: body, as: .error)
+        default:
+            throw FakeWorkspace.Failure(404, "Not found: \(method) \(path)")
+        }
+    }
+}
+
+/// Standard base64 (RFC 4648, padded), for Basic auth.
+enum Base64 {
+    static func decode(_ text: Substring) -> [UInt8]? {
+        let chars = Array(text.utf8)
+        guard !chars.isEmpty, chars.count % 4 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(chars.count / 4 * 3)
+        for start in stride(from: 0, to: chars.count, by: 4) {
+            var quad: UInt32 = 0
+            var padding = 0
+            for (i, c) in chars[start..<start + 4].enumerated() {
+                let v: UInt8
+                switch c {
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = c - UInt8(ascii: "A")
+                case UInt8(ascii: "a")...UInt8(ascii: "z"): v = c - UInt8(ascii: "a") + 26
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0") + 52
+                case UInt8(ascii: "+"): v = 62
+                case UInt8(ascii: "/"): v = 63
+                case UInt8(ascii: "=") where start + 4 == chars.count && i >= 2: v = 0; padding += 1
+                default: return nil
+                }
+                if padding > 0, c != UInt8(ascii: "=") { return nil }
+                quad = quad << 6 | UInt32(v)
+            }
+            let bytes = [UInt8(quad >> 16 & 0xFF), UInt8(quad >> 8 & 0xFF), UInt8(quad & 0xFF)]
+            out += bytes.prefix(3 - padding)
+        }
+        return out
     }
 }
 
