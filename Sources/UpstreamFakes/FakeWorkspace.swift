@@ -44,7 +44,7 @@ public struct FakeWorkspace: Sendable {
 
     /// A workspace with one project ("Engineering", id `proj_eng`) whose board has the
     /// four standard columns, a second project ("Website", `proj_web`) with a "Triage"
-    /// column, two members and one agent (Triage Bot, with a `gca_` token).
+    /// column, two members and two agents (Triage Bot, PostHog Coder) with `gca_` tokens.
     public static func standard() -> FakeWorkspace {
         var w = FakeWorkspace()
         w.projects = [
@@ -68,6 +68,7 @@ public struct FakeWorkspace: Sendable {
         ]
         w.agents = [
             ["agentUserId": "agent-triage01", "name": "Triage Bot", "description": "Investigates incidents"],
+            ["agentUserId": "agent-coder01", "name": "PostHog Coder", "description": "Fixes bugs and opens pull requests"],
         ]
         w.agentRuns = .standard()
         return w
