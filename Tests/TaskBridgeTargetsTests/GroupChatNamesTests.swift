@@ -42,8 +42,8 @@ import TaskBridgeCore
         #expect(id(GroupChatNames.member("mem_1", in: w.members), "userId") == "user_ada")
         #expect(id(GroupChatNames.project("website", in: w.projects)) == "proj_web")
         #expect(id(GroupChatNames.agent("triage bot", in: w.agents), "agentUserId") == "agent-triage01")
-        #expect(GroupChatNames.items(["agents": .array(w.agents)], key: "agents")?.count == 1)
-        #expect(GroupChatNames.items(.array(w.agents), key: "agents")?.count == 1)
+        #expect(GroupChatNames.items(["agents": .array(w.agents)], key: "agents")?.count == 2)
+        #expect(GroupChatNames.items(.array(w.agents), key: "agents")?.count == 2)
         #expect(GroupChatNames.items("nope", key: "agents") == nil)
     }
 }
