@@ -23,7 +23,7 @@ public enum ConfigParser {
             for action in kind.actions { config.actionKinds[action.name, default: []].append(kind.kind) }
         }
         guard let root = node.object(allowed: ["$schema", "server", "storage", "sources", "targets", "rules",
-                                               "admin", "delivery", "retention", "logging"]) else { return config }
+                                               "admin", "delivery", "retention", "logging", "agents"]) else { return config }
         if let n = root.node("server") { config.server = readServer(n) }
         if let n = root.node("storage"), let o = n.object(allowed: ["dataDir", "synchronous"]) {
             config.storage.dataDir = o.string("dataDir")
@@ -59,6 +59,7 @@ public enum ConfigParser {
                 if let target = readTarget(name: name, targetNode, kinds: kinds) { config.targets[name] = target }
             }
         }
+        if let n = root.node("agents") { readAgents(n, into: &config) }
         if let n = root.node("rules") {
             if let globs = n.stringOrStringArray() { config.rules = globs }
         }
@@ -150,7 +151,8 @@ public enum ConfigParser {
         let kindValue = node.value["kind"].flatMap(\.stringValue)
         let allowed = kindValue == "widget" ? common + widgetKeys : common
         guard let o = node.object(allowed: allowed) else { return nil }
-        guard let kind = o.required("kind")?.oneOf(SourceKind.allCases.map { ($0.rawValue, $0) }) else { return nil }
+        // `agent` sources are made by `agents`, not written.
+        guard let kind = o.required("kind")?.oneOf(SourceKind.allCases.filter { $0 != .agent }.map { ($0.rawValue, $0) }) else { return nil }
         var source = SourceConfig(name: name, kind: kind)
         if let list = o.node("secrets")?.array() {
             source.secrets = list.compactMap(SecretReference.read)

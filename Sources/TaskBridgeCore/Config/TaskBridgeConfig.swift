@@ -5,6 +5,8 @@ public struct TaskBridgeConfig: Sendable {
     public var storage = StorageSettings()
     public var sources: [String: SourceConfig] = [:]
     public var targets: [String: TargetConfig] = [:]
+    /// GroupChat agents TaskBridge acts as; with any, `sources` holds the `agent` source.
+    public var agents: [String: AgentConfig] = [:]
     /// Rule file paths or globs, relative to the config file's directory.
     public var rules: [String] = ["rules/*.json"]
     public var admin = AdminSettings()

@@ -3,4 +3,7 @@ public enum SourceKind: String, Sendable, Hashable, CaseIterable {
     case github
     case sentry
     case widget
+    /// Agent-run transitions (``AgentEvents``): made by TaskBridge itself, never received
+    /// over HTTP.
+    case agent
 }

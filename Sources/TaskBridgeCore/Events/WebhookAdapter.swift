@@ -102,6 +102,7 @@ public enum WebhookAdapters {
         case .github: GitHubAdapter()
         case .sentry: SentryAdapter()
         case .widget: WidgetAdapter(settings: source.widget ?? WidgetSettings())
+        case .agent: AgentEventAdapter()
         }
     }
 
@@ -110,6 +111,7 @@ public enum WebhookAdapters {
         case .github: GitHubAdapter().keptHeaders
         case .sentry: SentryAdapter().keptHeaders
         case .widget: WidgetAdapter(settings: WidgetSettings()).keptHeaders
+        case .agent: AgentEventAdapter().keptHeaders
         }
     }
 }

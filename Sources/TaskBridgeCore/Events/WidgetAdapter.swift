@@ -161,7 +161,8 @@ public struct WidgetAdapter: WebhookAdapter {
 }
 
 extension String {
-    func trimmingCharacters() -> String {
+    /// Without leading and trailing whitespace (Foundation-free).
+    public func trimmingCharacters() -> String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s = s.dropFirst() }
         while let l = s.last, l.isWhitespace { s = s.dropLast() }

@@ -90,7 +90,8 @@ public struct RuleParser {
             for (i, name) in list.enumerated() {
                 if config.sources[name] == nil {
                     let known = config.sources.keys.sorted()
-                    let hint = Spelling.suggestion(for: name, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    var hint = Spelling.suggestion(for: name, among: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+                    if name == AgentEvents.source { hint = " (agent-run events exist once \"agents\" are configured)" }
                     sink.report(n.value.arrayValue == nil ? n.path : PathText.index(n.path, i),
                                 "unknown source \"\(name)\"\(hint); configured sources: \(known.joined(separator: ", "))")
                 } else {
