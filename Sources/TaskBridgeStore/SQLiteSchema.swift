@@ -1,6 +1,6 @@
 /// The SQLite schema. Times are Unix milliseconds; JSON columns hold compact JSON.
 enum SQLiteSchema {
-    static let version = 3
+    static let version = 4
 
     /// Statements that bring a database of version `n - 1` to version `n`. A new
     /// database is created at ``version`` by ``statements`` and needs none of them.
@@ -20,6 +20,8 @@ enum SQLiteSchema {
             "DROP INDEX IF EXISTS jobs_key",
             "DROP INDEX IF EXISTS jobs_due",
         ],
+        // Agent runs and their calls: new tables only, made by ``statements``.
+        4: [],
     ]
 
     static let statements = [
@@ -113,6 +115,38 @@ enum SQLiteSchema {
             PRIMARY KEY (target, key)
         ) WITHOUT ROWID
         """,
+        // GroupChat agent runs TaskBridge works (one row per run; `record` is the whole
+        // AgentRunRecord as JSON, the other columns are what is queried).
+        """
+        CREATE TABLE IF NOT EXISTS agent_runs (
+            run_id TEXT PRIMARY KEY,
+            agent TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            outcome TEXT,
+            discovered_at INTEGER NOT NULL,
+            started_at INTEGER,
+            finished_at INTEGER,
+            updated_at INTEGER NOT NULL,
+            cost_usd REAL,
+            record TEXT NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX IF NOT EXISTS agent_runs_agent ON agent_runs (agent, phase, discovered_at)",
+        "CREATE INDEX IF NOT EXISTS agent_runs_started ON agent_runs (agent, started_at)",
+        // Every call made for a run, to GroupChat and to the backend.
+        """
+        CREATE TABLE IF NOT EXISTS agent_calls (
+            seq INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            api TEXT NOT NULL,
+            request TEXT NOT NULL,
+            status INTEGER,
+            latency_ms REAL NOT NULL,
+            response TEXT
+        )
+        """,
+        "CREATE INDEX IF NOT EXISTS agent_calls_run ON agent_calls (run_id, seq)",
         """
         CREATE TABLE IF NOT EXISTS rule_versions (
             hash TEXT PRIMARY KEY,

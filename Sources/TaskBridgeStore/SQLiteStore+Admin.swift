@@ -142,6 +142,7 @@ extension SQLiteStore {
     /// Prunes in chunks so a large backlog never holds the writer for long.
     public func prune(beforeMillis: Int64) async throws -> PruneResult {
         var total = PruneResult(events: 0, jobs: 0, attempts: 0)
+        try await queue.write { db in try await self.pruneAgentRuns(db, beforeMillis: beforeMillis) }
         while true {
             let chunk = try await queue.write { db -> PruneResult in
                 let seqs = try await db.query(

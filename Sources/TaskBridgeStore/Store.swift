@@ -52,6 +52,23 @@ public protocol Store: Sendable {
     /// Deletes events older than `beforeMillis` whose jobs all succeeded (or that had
     /// none), with their jobs and attempts. Dead letters are kept.
     func prune(beforeMillis: Int64) async throws -> PruneResult
+    // MARK: Agent runs (see AgentRunRecord)
+
+    /// Records a run seen for the first time. Returns `false` (and changes nothing) when
+    /// the run is already known: runs are deduped by id before anything is done for them.
+    func insertAgentRun(_ run: AgentRunRecord) async throws -> Bool
+    /// Saves a run's new state and the calls made since the last save, in one commit.
+    func saveAgentRun(_ run: AgentRunRecord, calls: [AgentCallRecord]) async throws
+    func agentRun(id: String) async throws -> AgentRunRecord?
+    /// Newest first; `phase` and `agent` filter when given.
+    func listAgentRuns(agent: String?, phase: String?, limit: Int) async throws -> [AgentRunRecord]
+    /// The agent's runs that are not done, oldest first: what a restart resumes.
+    func openAgentRuns(agent: String) async throws -> [AgentRunRecord]
+    func agentRunCalls(runId: String, limit: Int) async throws -> [AgentCallRecord]
+    /// Cost of the agent's runs started since `sinceMillis` (known costs only).
+    func agentSpendUsd(agent: String, sinceMillis: Int64) async throws -> Double
+    func agentRunCounts() async throws -> [AgentRunCount]
+
     /// Readiness: a write transaction can be opened.
     func checkWritable() async -> Bool
     func close() async throws

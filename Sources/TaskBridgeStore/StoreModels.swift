@@ -284,3 +284,34 @@ public struct RecoveryResult: Sendable, Hashable {
         self.poisonedTargets = poisonedTargets
     }
 }
+
+/// One call made for an agent run — to GroupChat's Agent API or to the backend — as
+/// `taskbridge runs <id>` shows it. Never holds a header, so never a token.
+public struct AgentCallRecord: Sendable, Hashable {
+    public var runId: String
+    public var atMillis: Int64
+    /// `groupchat` or the backend target's name.
+    public var api: String
+    public var request: String
+    public var status: Int?
+    public var latencyMillis: Double
+    public var response: String?
+
+    public init(runId: String, atMillis: Int64, api: String, request: String, status: Int?, latencyMillis: Double, response: String?) {
+        self.runId = runId
+        self.atMillis = atMillis
+        self.api = api
+        self.request = request
+        self.status = status
+        self.latencyMillis = latencyMillis
+        self.response = response
+    }
+}
+
+/// How many runs of an agent are in a phase (the `/metrics` gauge).
+public struct AgentRunCount: Sendable, Hashable {
+    public var agent: String
+    public var phase: String
+    public var outcome: String?
+    public var count: Int
+}
