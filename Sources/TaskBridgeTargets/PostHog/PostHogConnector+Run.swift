@@ -9,7 +9,8 @@ import TaskBridgeCore
 /// 2. `start`: send `run` (or, when the last attempt's outcome is unknown, adopt the run
 ///    it started: a `latest_run` other than `before`). Without `wait` the step succeeds with
 ///    the run as PostHog answered it (`queued`); with `wait` it waits,
-///    `{"phase": "poll", "task", "run", "startedAt", "polls", "summary"}`;
+///    `{"phase": "poll", "task", "run", "startedAt", "polls", "summary"}` (and, after a poll,
+///    the run's `status`, `branch` and `pr_url` so far);
 /// 3. `poll`: read the run (`GET …/runs/{run_id}/`, so a later run on the same task does
 ///    not confuse it) until it is completed, failed or cancelled, on ``PollSchedule``;
 ///    past `maxMinutes` from `startedAt` the step fails permanently.
@@ -84,7 +85,7 @@ extension PostHogConnector {
         let now = wallClock()
         return .wait(seconds: min(poll.interval(afterPolls: 0), minutes * 60),
                      state: ["phase": "poll", "task": .string(taskId), "run": run["id"] ?? .null, "startedAt": .number(now),
-                             "polls": 0, "summary": summary])
+                             "polls": 0, "summary": summary, "status": run["status"] ?? .null])
     }
 
     private func follow(_ step: RenderedStep, taskId: String, state: [String: JSONValue], maxMinutes: Double,
@@ -107,6 +108,10 @@ extension PostHogConnector {
         let polls = Int(state["polls"]?.numberValue ?? 0) + 1
         var next = state
         next["polls"] = .number(Double(polls))
+        // What the run shows so far, for whoever follows it (the agent runner's comments).
+        next["status"] = .string(status)
+        next["branch"] = run["branch"] ?? .null
+        next["pr_url"] = run["output"]?["pr_url"] ?? .null
         return .wait(seconds: min(poll.interval(afterPolls: polls), max(0.05, deadline - now)), state: .object(next))
     }
 

@@ -23,8 +23,8 @@ public struct ZylonConnector: TargetConnector {
     var config: TargetConfig?
 
     /// What a finished step outputs (and a job keeps): later steps read
-    /// `{{ steps.<id>.text }}`.
-    public static let outputKeys = ["text", "state", "interaction", "project"]
+    /// `{{ steps.<id>.text }}`; `usage` is Zylon's token count (`input_tokens`, `output_tokens`).
+    public static let outputKeys = ["text", "state", "interaction", "project", "usage"]
     /// The first poll comes this long after the chat; each next one 1.5 times later, up
     /// to ``maxPollSeconds``.
     public static let firstPollSeconds = 2.0
@@ -256,7 +256,8 @@ public struct ZylonConnector: TargetConnector {
                 throw StepFailure.permanent("Zylon interaction \(wait.interaction) is Completed without an answer (no assistant_output)")
             }
             return .success(output: ["text": .string(Self.answerText(output)), "state": "Completed",
-                                     "interaction": .string(wait.interaction), "project": .string(wait.project)],
+                                     "interaction": .string(wait.interaction), "project": .string(wait.project),
+                                     "usage": output["usage"] ?? .null],
                             link: nil)
         case "Error":
             let output = json?["assistant_output"]
