@@ -31,7 +31,36 @@ enum LiveCheck {
                 problems.append(p.file.isEmpty ? Diagnostic(file: loaded.configPath, path: p.path, message: p.message) : p)
             }
         }
+        for (name, agent) in loaded.config.agents.sorted(by: { $0.key < $1.key }) {
+            if let problem = await checkAgent(agent, client: client, secrets: secrets) {
+                problems.append(Diagnostic(file: loaded.configPath, path: "agents.\(name)", message: problem))
+            }
+        }
         try? await client.shutdown()
         return problems
+    }
+
+    /// The agent's token works (`GET /api/v1/agent/me`, read-only).
+    static func checkAgent(_ agent: AgentConfig, client: HTTPClient, secrets: SecretResolver) async -> String? {
+        guard case .value(let token)? = agent.token.map(secrets.resolve) else {
+            if case .missing(let why)? = agent.token.map(secrets.resolve) { return "no agent token: \(why)" }
+            return "no agent token"
+        }
+        guard token.text.hasPrefix("gca_") else { return "the token is not a GroupChat agent token (they start with gca_)" }
+        guard let baseURL = agent.baseURL.resolve(secrets.environment), !baseURL.isEmpty else { return "no baseURL" }
+        let api = GroupChatAgentClient(client: client, baseURL: baseURL, token: token, timeoutSeconds: agent.timeoutSeconds,
+                                       gate: TargetGate(name: "agent:" + agent.name, concurrency: 1, rateLimit: nil, breaker: BreakerSettings()))
+        do {
+            let answer = try await api.me()
+            switch answer.status {
+            case 200 where answer.json?["agentUserId"]?.stringValue != nil: return nil
+            case 401, 403: return "GroupChat refused the agent token (\(answer.status) on GET /api/v1/agent/me); create a new token in the agent's settings"
+            default:
+                let why = answer.json?["error"]?.stringValue ?? String(decoding: answer.body.prefix(200), as: UTF8.self)
+                return "GET /api/v1/agent/me answered \(answer.status): \(why.prefix(200))"
+            }
+        } catch {
+            return "cannot reach GroupChat at \(baseURL): \(error.reason)"
+        }
     }
 }

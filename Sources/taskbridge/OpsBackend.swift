@@ -84,6 +84,20 @@ struct DirectBackend: OpsBackend {
             guard let detail = try await store.eventDetail(id: id) else { throw ValidationError("no event \(id)") }
             return AdminJSON.detail(detail)
         }
+        if path == "agents" {
+            let counts = try await store.agentRunCounts()
+            let agents = loaded.config.agents.keys.sorted().compactMap { loaded.config.agents[$0] }
+            return ["agents": .array(agents.map { AdminJSON.agent($0, status: nil, counts: counts) })]
+        }
+        if path == "runs" {
+            let runs = try await store.listAgentRuns(agent: q["agent"], phase: q["state"], limit: Int(q["limit"] ?? "") ?? 100)
+            return ["runs": .array(runs.map(AdminJSON.agentRun))]
+        }
+        if path.hasPrefix("runs/") {
+            let id = String(path.dropFirst(5))
+            guard let run = try await store.agentRun(id: id) else { throw ValidationError("no agent run \(id)") }
+            return AdminJSON.agentRunDetail(run, calls: try await store.agentRunCalls(runId: id, limit: 10_000))
+        }
         let jobs = try await store.listJobs(try jobFilter(q))
         return ["jobs": .array(jobs.map(AdminJSON.job))]
     }

@@ -16,6 +16,9 @@ struct AdminController: Sendable {
         router.get("\(base)/jobs") { req, ctx in try await self.guarded(req) { try await self.listJobs(req) } }
         router.post("\(base)/jobs/:id/retry") { req, ctx in try await self.guarded(req) { try await self.retry(ctx.parameters.get("id") ?? "") } }
         router.post("\(base)/dead-letters/retry") { req, ctx in try await self.guarded(req) { try await self.retryDead(req) } }
+        router.get("\(base)/agents") { req, ctx in try await self.guarded(req) { try await self.listAgents() } }
+        router.get("\(base)/runs") { req, ctx in try await self.guarded(req) { try await self.listRuns(req) } }
+        router.get("\(base)/runs/:id") { req, ctx in try await self.guarded(req) { try await self.showRun(ctx.parameters.get("id") ?? "") } }
     }
 
     func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
@@ -91,6 +94,31 @@ struct AdminController: Sendable {
         let n = try await runtime.store.retryDeadJobs(try jobFilter(request.uri.queryParameters, request), nowMillis: WallClock.nowMillis())
         if n > 0 { runtime.wake.signal() }
         return JSONResponse.make(.ok, ["retried": .number(Double(n))])
+    }
+
+    func listAgents() async throws -> Response {
+        let counts = try await runtime.store.agentRunCounts()
+        let agents = runtime.config.agents.keys.sorted().compactMap { runtime.config.agents[$0] }
+        return JSONResponse.make(.ok, ["agents": .array(agents.map { AdminJSON.agent($0, status: runtime.agentStatus.status($0.name), counts: counts) })])
+    }
+
+    func listRuns(_ request: Request) async throws -> Response {
+        let q = request.uri.queryParameters
+        if let s = q.get("state"), !AdminJSON.agentRunStates.contains(s) {
+            throw AdminInputError(message: "state must be one of \(AdminJSON.agentRunStates.joined(separator: ", "))")
+        }
+        if let a = q.get("agent"), runtime.config.agents[a] == nil {
+            throw AdminInputError(message: "no agent \(a.prefix(60)) is configured; configured: \(runtime.config.agents.keys.sorted().joined(separator: ", "))")
+        }
+        let state = q.get("state").map { $0 == "done" ? "done" : $0 }
+        let runs = try await runtime.store.listAgentRuns(agent: q.get("agent"), phase: state, limit: try limit(request))
+        return JSONResponse.make(.ok, ["runs": .array(runs.map(AdminJSON.agentRun))])
+    }
+
+    func showRun(_ id: String) async throws -> Response {
+        guard let run = try await runtime.store.agentRun(id: id) else { return JSONResponse.error(404, "no agent run \(id.prefix(60))") }
+        let calls = try await runtime.store.agentRunCalls(runId: id, limit: 10_000)
+        return JSONResponse.make(.ok, AdminJSON.agentRunDetail(run, calls: calls))
     }
 
     func replay(_ id: String) async throws -> Response {

@@ -22,8 +22,8 @@ public struct AppOptions: Sendable {
     }
 }
 
-/// Builds the HTTP application with its services: the store, the dispatcher, the
-/// housekeeper and the rule reloader. Shutdown runs in reverse: the listener stops
+/// Builds the HTTP application with its services: the store, the dispatcher, the agent
+/// runners, the housekeeper and the rule reloader. Shutdown runs in reverse: the listener stops
 /// accepting first, the dispatcher drains, and the store closes last.
 public func buildApplication(runtime: TaskBridgeRuntime, options: AppOptions,
                              onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }) -> some ApplicationProtocol {
@@ -43,6 +43,7 @@ public func buildApplication(runtime: TaskBridgeRuntime, options: AppOptions,
         let d = Dispatcher(runtime: runtime)
         dispatcher = d
         services.append(d)
+        if !config.agents.isEmpty { services.append(AgentService(runtime: runtime, dispatcher: d)) }
     }
     services.append(Housekeeper(runtime: runtime, dispatcher: dispatcher))
     if options.watchRules { services.append(RuleReloader(runtime: runtime)) }

@@ -24,6 +24,8 @@ public final class TaskBridgeRuntime: Sendable {
     let adminToken: Secret?
     /// Where secrets (and `{"env": …}` settings) are looked up.
     public let secrets: SecretResolver
+    /// The configured agents' identities and health, kept by their workers.
+    public let agentStatus = AgentStatusBoard()
 
     public init(loaded: ConfigLoader.Loaded, store: any Store, secrets: SecretResolver = SecretResolver(),
                 logger: Logger, metrics: TaskBridgeMetrics = TaskBridgeMetrics()) {
@@ -40,7 +42,8 @@ public final class TaskBridgeRuntime: Sendable {
                                                     header: loaded.config.server.forwardedHeader)
         let now = MonotonicClock.seconds()
         var sources: [String: SourceRuntime] = [:]
-        for (name, source) in loaded.config.sources {
+        // The `agent` source is not received over HTTP: ingress does not know it (404).
+        for (name, source) in loaded.config.sources where source.kind != .agent {
             var values: [Secret] = []
             var missing: [String] = []
             for ref in source.secrets {

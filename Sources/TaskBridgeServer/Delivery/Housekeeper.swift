@@ -31,6 +31,9 @@ struct Housekeeper: Service {
             runtime.metrics.gauge("taskbridge_queue_depth", [("target", target)], Double(stats.dueByTarget[target] ?? 0))
             runtime.metrics.gauge("taskbridge_oldest_due_job_age_seconds", [("target", target)], stats.oldestDueAgeSeconds[target] ?? 0)
         }
+        if !runtime.config.agents.isEmpty, let counts = try? await runtime.store.agentRunCounts() {
+            runtime.metrics.agentRunGauges(agents: runtime.config.agents.keys.sorted(), counts: counts)
+        }
         for (target, state) in dispatcher?.breakerGauges() ?? [] {
             runtime.metrics.gauge("taskbridge_breaker_state", [("target", target)], Double(state))
         }

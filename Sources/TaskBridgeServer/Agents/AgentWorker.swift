@@ -1,0 +1,246 @@
+import AsyncHTTPClient
+import Logging
+import Synchronization
+import TaskBridgeCore
+import TaskBridgeStore
+import TaskBridgeTargets
+
+/// Works one configured agent: learns who it is (`GET /agent/me`), lists its PENDING runs
+/// every `pollSeconds` (with jitter, and backoff and `Retry-After` on errors), records
+/// each new run durably before acting on it, and drives up to `concurrency` runs at once
+/// through their life (``AgentWorker/advance(_:_:)``). Every run's state is in the store,
+/// so a restart — or kill -9 — resumes each where it was.
+final class AgentWorker: Sendable {
+    let config: AgentConfig
+    let runtime: TaskBridgeRuntime
+    let api: GroupChatAgentClient?
+    let unavailableReason: String?
+    /// The backend target as the dispatcher runs it (the same gate and connector).
+    let backend: TargetRuntime?
+    let plan: AgentBackendPlan
+    let wake = WakeSignal()
+    let random: @Sendable () -> Double
+    private let active = Mutex<Set<String>>([])
+
+    var name: String { config.name }
+    var store: any Store { runtime.store }
+    var logger: Logger { runtime.logger }
+
+    init(config: AgentConfig, runtime: TaskBridgeRuntime, client: HTTPClient, backend: TargetRuntime?,
+         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.config = config
+        self.runtime = runtime
+        self.backend = backend
+        self.plan = AgentBackendPlan(agent: config)
+        self.random = random
+        var reason: String?
+        var api: GroupChatAgentClient?
+        let baseURL = config.baseURL.resolve(runtime.secrets.environment) ?? ""
+        switch config.token.map(runtime.secrets.resolve) {
+        case .value(let token)?:
+            if !token.text.hasPrefix("gca_") {
+                reason = "agent \(config.name): the token is not a GroupChat agent token (they start with gca_)"
+            } else if baseURL.isEmpty {
+                reason = "agent \(config.name) has no baseURL"
+            } else {
+                let gate = TargetGate(name: "agent:" + config.name, concurrency: config.concurrency + 2, rateLimit: nil, breaker: BreakerSettings())
+                api = GroupChatAgentClient(client: client, baseURL: baseURL, token: token, timeoutSeconds: config.timeoutSeconds, gate: gate)
+            }
+        case .missing(let why)?: reason = "agent \(config.name) has no token (\(why)); it picks up no runs until one is set"
+        case nil: reason = "agent \(config.name) has no token"
+        }
+        if backend?.connector == nil, reason == nil {
+            reason = "agent \(config.name): backend target \(config.backend.target) cannot deliver (\(backend?.unavailableReason ?? "not configured")); runs stay PENDING"
+        }
+        self.api = api
+        self.unavailableReason = reason
+    }
+
+    /// Reads the token again on reload (a rotated `{"file": …}` secret).
+    func reloadCredentials() -> String? {
+        guard let api, case .value(let token)? = config.token.map(runtime.secrets.resolve), api.replaceToken(token) else { return nil }
+        let resumed = api.gate.resumeAuthentication()
+        return "agent \(name): new token loaded" + (resumed ? "; runs resume" : "")
+    }
+
+    func run() async {
+        guard let api, unavailableReason == nil else {
+            let reason = unavailableReason ?? "agent \(name) cannot run"
+            logger.error("\(reason)")
+            runtime.agentStatus.update(name) { $0.problem = reason }
+            try? await Task.sleep(nanoseconds: UInt64.max / 2)
+            return
+        }
+        guard await learnIdentity(api) else { return }
+        await withDiscardingTaskGroup { group in
+            var failures = 0
+            while !Task.isCancelled {
+                let (ok, retryAfter) = await pollPending(api)
+                failures = ok ? 0 : failures + 1
+                runtime.agentStatus.update(name) {
+                    $0.lastPollMillis = WallClock.nowMillis()
+                    $0.pollFailures = failures
+                }
+                await schedule(api, group: &group)
+                let delay = AgentRunMachine.pollDelay(pollSeconds: config.pollSeconds, failures: failures, retryAfter: retryAfter, random: random())
+                await wake.wait(upTo: delay)
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// `GET /agent/me`, until it answers (a refused token is logged once per change and
+    /// retried every minute: it may be replaced).
+    func learnIdentity(_ api: GroupChatAgentClient) async -> Bool {
+        var failures = 0
+        var lastProblem: String?
+        while !Task.isCancelled {
+            var problem: String
+            var retryAfter: Double?
+            do {
+                let answer = try await api.me()
+                if answer.status == 200, let me = answer.json, me["agentUserId"]?.stringValue != nil {
+                    runtime.agentStatus.update(name) {
+                        $0.identity = me
+                        $0.problem = nil
+                    }
+                    logger.notice("agent \(name) is GroupChat agent \(me["name"]?.stringValue ?? "?") (\(me["agentUserId"]?.stringValue ?? "?")), owned by \(me["ownerName"]?.stringValue ?? "?"); backend \(config.backend.kind.rawValue) target \(config.backend.target)")
+                    return true
+                }
+                problem = Self.describe(answer, "GET /api/v1/agent/me")
+                if answer.status == 401 || answer.status == 403 {
+                    problem = "agent \(name): GroupChat refused the agent token (\(answer.status)); check it, or create a new one in the agent's settings"
+                }
+                retryAfter = answer.retryAfter.flatMap(Double.init)
+            } catch {
+                problem = "agent \(name): cannot reach GroupChat: \(error.reason)"
+                retryAfter = error.deferSeconds
+            }
+            failures += 1
+            if problem != lastProblem { logger.error("\(problem)") }
+            lastProblem = problem
+            runtime.agentStatus.update(name) { $0.problem = problem }
+            let delay = max(AgentRunMachine.retryDelay(failures: failures, retryAfter: retryAfter, random: random()), failures > 6 ? 60 : 0)
+            try? await Task.sleep(nanoseconds: delay.sleepNanoseconds(atMost: 3_600))
+        }
+        return false
+    }
+
+    static func describe(_ answer: GatedHTTP.Answer, _ request: String) -> String {
+        let message = answer.json?["error"]?.stringValue ?? String(decoding: answer.body.prefix(200), as: UTF8.self)
+        return "\(request) answered \(answer.status): \(message.prefix(300))"
+    }
+
+    /// Lists PENDING runs and records the new ones (and new turns of finished ones).
+    /// Returns whether the list was read, and a `Retry-After` when one came.
+    func pollPending(_ api: GroupChatAgentClient) async -> (Bool, Double?) {
+        let answer: GatedHTTP.Answer
+        do {
+            answer = try await api.pendingRuns()
+        } catch {
+            logger.warning("agent \(name): listing PENDING runs failed: \(error.reason)")
+            return (false, error.deferSeconds ?? error.retryAfterSeconds)
+        }
+        guard answer.status == 200, let runs = answer.json?["runs"]?.arrayValue else {
+            logger.warning("agent \(name): \(Self.describe(answer, "GET /api/v1/agent/runs?status=PENDING"))")
+            return (false, answer.retryAfter.flatMap(Double.init))
+        }
+        let now = WallClock.nowMillis()
+        for run in runs where run["status"]?.stringValue == "PENDING" {
+            guard let id = run["id"]?.stringValue, !id.isEmpty, id.utf8.count <= 200 else { continue }
+            let appeared = (run["updatedAt"]?.numberValue ?? run["createdAt"]?.numberValue)?.clampedToInt64
+            do {
+                if let known = try await store.agentRun(id: id) {
+                    guard AgentRunMachine.isNewTurn(known, listedStatus: "PENDING"),
+                          let appeared, appeared > (known.finishedAtMillis ?? .max) else { continue }
+                    let next = AgentRunMachine.nextTurn(known, prompt: run["prompt"]?.stringValue ?? known.prompt,
+                                                        appearedAtMillis: appeared, nowMillis: now)
+                    try await store.saveAgentRun(next, calls: [])
+                    logger.info("agent \(name): run \(id) is PENDING again: turn \(next.turn)")
+                    continue
+                }
+                var record = AgentRunRecord(runId: id, agent: name, taskId: run["taskId"]?.stringValue ?? "", prompt: run["prompt"]?.stringValue ?? "",
+                                            backendTarget: config.backend.target, backendKind: config.backend.kind.rawValue, discoveredAtMillis: now)
+                record.taskTitle = run["taskTitle"]?.stringValue
+                record.appearedAtMillis = run["createdAt"]?.numberValue?.clampedToInt64 ?? now
+                if try await store.insertAgentRun(record) {
+                    logger.info("agent \(name): new run \(id) for task \(record.taskId)")
+                }
+            } catch {
+                logger.error("agent \(name): cannot record run \(id): \(error)")
+            }
+        }
+        return (true, nil)
+    }
+
+    /// Starts driving the open runs not driven yet: all that are already started, and
+    /// queued ones while fewer than `concurrency` are active.
+    func schedule(_ api: GroupChatAgentClient, group: inout DiscardingTaskGroup) async {
+        guard let open = try? await store.openAgentRuns(agent: name) else { return }
+        for run in open {
+            let admitted = active.withLock { set -> Bool in
+                if set.contains(run.runId) { return false }
+                if run.phase == .queued && set.count >= config.concurrency { return false }
+                set.insert(run.runId)
+                return true
+            }
+            guard admitted else { continue }
+            let count = active.withLock { $0.count }
+            runtime.agentStatus.update(name) { $0.activeRuns = count }
+            group.addTask {
+                await self.drive(run, api)
+                let left = self.active.withLock { set -> Int in
+                    set.remove(run.runId)
+                    return set.count
+                }
+                self.runtime.agentStatus.update(self.name) { $0.activeRuns = left }
+                self.wake.signal()
+            }
+        }
+    }
+
+    /// Advances one run until it is done (or the service stops), saving it after every
+    /// action and emitting its events.
+    func drive(_ start: AgentRunRecord, _ api: GroupChatAgentClient) async {
+        var r = start
+        var context = AgentRunContext(worker: self, api: api)
+        while r.phase != .done && !Task.isCancelled {
+            let delay = await context.advance(&r)
+            guard await context.persist(&r) else { return }
+            await emitEvents(&r)
+            if delay > 0 {
+                do { try await Task.sleep(nanoseconds: delay.sleepNanoseconds(atMost: 3_600)) } catch { return }
+            }
+        }
+        await emitEvents(&r)
+    }
+
+    /// Stores the run's pending `agent.run.*` events (deduped by run and type) and wakes
+    /// the dispatcher for the jobs they plan.
+    func emitEvents(_ r: inout AgentRunRecord) async {
+        guard !r.pendingEvents.isEmpty else { return }
+        var left: [String] = []
+        for type in r.pendingEvents {
+            let now = WallClock.nowMillis()
+            let planned = AgentEvents.plan(type: type, record: r, rules: runtime.rules,
+                                           eventId: Identifier.make(prefix: "evt", millis: now), nowMillis: now)
+            do {
+                let outcome = try await store.ingest(planned)
+                if !outcome.duplicate {
+                    runtime.metrics.event(source: AgentEvents.source, type: type, outcome: planned.status.rawValue)
+                    logger.info("agent-run event", metadata: ["event": "\(outcome.eventId)", "type": "\(type)", "run": "\(r.runId)",
+                                                             "jobs": "\(planned.jobs.count)"])
+                }
+            } catch {
+                logger.error("agent \(name): cannot store event \(type) of run \(r.runId): \(error)")
+                left.append(type)
+            }
+        }
+        let emitted = left.count < r.pendingEvents.count
+        r.pendingEvents = left
+        if emitted {
+            try? await store.saveAgentRun(r, calls: [])
+            runtime.wake.signal()
+        }
+    }
+}
