@@ -12,7 +12,7 @@ struct AgentsCommand: AsyncParsableCommand {
         let result = try await ops.withBackend { try await $0.get("agents", [:]) }
         if ops.json { print(JSONWriter.serialize(result)); return }
         let rows = (result["agents"]?.arrayValue ?? []).map { a -> [String] in
-            let identity = a["identity"].flatMap { $0.isNull ? nil : $0 }
+            let identity = a["identity"].flatMap { $0.isNull ? JSONValue?.none : $0 }
             let who = identity.map { "\($0["name"]?.textValue ?? "?") (\($0["agentUserId"]?.textValue ?? "?"), owner \($0["ownerName"]?.textValue ?? "?"))" }
                 ?? (a["problem"]?.stringValue ?? (a["identity"] == nil ? "(run with --url for the identity)" : "(unknown yet)"))
             let runs = (a["runs"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.textValue)" }.joined(separator: ", ")

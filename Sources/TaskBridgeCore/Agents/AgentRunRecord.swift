@@ -167,7 +167,7 @@ extension AgentRunRecord {
         }
         if let b = v["backend"] {
             backend.step = (b["step"]?.numberValue ?? 0).clampedToInt
-            backend.waitState = b["waitState"].flatMap { $0.isNull ? nil : $0 }
+            backend.waitState = b["waitState"].flatMap { $0.isNull ? JSONValue?.none : $0 }
             backend.uncertain = b["uncertain"]?.boolValue ?? false
             backend.taskId = b["taskId"]?.stringValue
             backend.taskSlug = b["taskSlug"]?.stringValue

@@ -29,8 +29,8 @@ extension ConfigParser {
         agent.token = token
         if let baseURL { agent.baseURL = baseURL }
         if let v = o.int("concurrency", in: 1...256) { agent.concurrency = v }
-        if let v = o.double("maxRunMinutes", in: 1...10_080) { agent.maxRunMinutes = v }
-        if let v = o.double("pollSeconds", in: 1...300) { agent.pollSeconds = v }
+        if let v = o.double("maxRunMinutes", in: 0.01...10_080) { agent.maxRunMinutes = v }
+        if let v = o.double("pollSeconds", in: 0.2...300) { agent.pollSeconds = v }
         if let v = o.double("timeoutSeconds", in: 0.1...600) { agent.timeoutSeconds = v }
         if let n = o.node("maxCostUsdPerDay"), let v = n.double(in: 0...1_000_000) {
             agent.maxCostUsdPerDay = v

@@ -151,8 +151,10 @@ final class AgentWorker: Sendable {
             let appeared = (run["updatedAt"]?.numberValue ?? run["createdAt"]?.numberValue)?.clampedToInt64
             do {
                 if let known = try await store.agentRun(id: id) {
+                    // A run we are done with, listed PENDING: the owner answered, or the
+                    // list was read before our last call applied. A fresh read tells.
                     guard AgentRunMachine.isNewTurn(known, listedStatus: "PENDING"),
-                          let appeared, appeared > (known.finishedAtMillis ?? .max) else { continue }
+                          let fresh = try? await api.run(id), fresh.status == 200, fresh.json?["status"]?.stringValue == "PENDING" else { continue }
                     let next = AgentRunMachine.nextTurn(known, prompt: run["prompt"]?.stringValue ?? known.prompt,
                                                         appearedAtMillis: appeared, nowMillis: now)
                     try await store.saveAgentRun(next, calls: [])
