@@ -322,6 +322,30 @@ CONFIG_NEGATIVE += [
     ("posthog poll maxSeconds as a string", posthog(poll={"maxSeconds": "60"})),
 ]
 
+def agent(**extra):
+    base = posthog()
+    base["agents"] = {"coder": dict({"token": {"env": "GROUPCHAT_AGENT_TOKEN"},
+                                     "backend": {"target": "posthog", "repository": "acme/api"}}, **extra)}
+    return base
+
+
+CONFIG_POSITIVE += [
+    ("agent with a posthog backend", agent()),
+    ("agent with every setting", agent(baseURL={"env": "GROUPCHAT_BASE_URL", "default": "https://groupchat.ai"}, concurrency=2,
+                                       maxRunMinutes=60, pollSeconds=2, maxCostUsdPerDay=20, timeoutSeconds=10,
+                                       backend={"target": "posthog", "repository": "acme/api", "originProduct": "error_tracking",
+                                                "costUsdPerRun": 1.5})),
+]
+
+CONFIG_NEGATIVE += [
+    ("agent key typo \"pollSecond\"", agent(pollSecond=5)),
+    ("agent without backend", cfg(agents={"coder": {"token": {"env": "T"}}})),
+    ("agent token written literally", agent(token="gca_secret")),
+    ("agent backend key typo \"repo\"", agent(backend={"target": "posthog", "repo": "acme/api"})),
+    ("agent backend repository without org", agent(backend={"target": "posthog", "repository": "api"})),
+    ("agent concurrency 0", agent(concurrency=0)),
+]
+
 RULES_POSITIVE += [
     ("posthog create, run with wait, update reading the PR", posthog_steps(
         dict(PH_CREATE, description="{{ body.data.issue.title }}", origin_product="error_tracking", github_integration=101,

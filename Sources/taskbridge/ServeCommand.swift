@@ -82,7 +82,9 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         let loaded = try config.load()
         let env = ProcessInfo.processInfo.environment
-        print("\(loaded.configPath): ok — \(loaded.config.sources.count) source(s), \(loaded.config.targets.count) target(s), "
+        let sources = loaded.config.sources.values.filter { $0.kind != .agent }.count
+        let agents = loaded.config.agents.isEmpty ? "" : ", \(loaded.config.agents.count) agent(s)"
+        print("\(loaded.configPath): ok — \(sources) source(s), \(loaded.config.targets.count) target(s)\(agents), "
               + "\(loaded.rules.rules.count) rule(s) in \(loaded.ruleFiles.count) file(s)")
         // Secrets are not validity problems (a source without one answers 503), but say so.
         let resolver = SecretResolver(environment: env)
@@ -94,6 +96,9 @@ struct CheckCommand: AsyncParsableCommand {
         for (name, target) in loaded.config.targets.sorted(by: { $0.key < $1.key }) {
             if let ref = target.token, case .missing(let why) = resolver.resolve(ref) { print("note: target \(name): \(why)") }
         }
+        for (name, agent) in loaded.config.agents.sorted(by: { $0.key < $1.key }) {
+            if let ref = agent.token, case .missing(let why) = resolver.resolve(ref) { print("note: agent \(name): \(why)") }
+        }
         guard live else { return }
         let problems = await LiveCheck.run(loaded, secrets: resolver)
         for p in problems { print(p.description) }
@@ -101,6 +106,6 @@ struct CheckCommand: AsyncParsableCommand {
             print("\(problems.count) problem(s) found by asking the targets")
             throw ExitCode(1)
         }
-        print("live: every target answered, and every literal name resolves to exactly one thing")
+        print("live: every target answered, every literal name resolves to exactly one thing" + (loaded.config.agents.isEmpty ? "" : ", and every agent token works"))
     }
 }
