@@ -128,6 +128,8 @@ enum SQLiteSchema {
             finished_at INTEGER,
             updated_at INTEGER NOT NULL,
             cost_usd REAL,
+            -- Events of the run still to be stored (a done run with some is resumed).
+            pending_events INTEGER NOT NULL DEFAULT 0,
             record TEXT NOT NULL
         ) WITHOUT ROWID
         """,

@@ -8,7 +8,7 @@ extension SQLiteStore {
         func n(_ v: Int64?) -> SQLiteData { v.map { .integer(Int($0)) } ?? .null }
         return [.text(r.runId), .text(r.agent), .text(r.phase.rawValue), r.outcome.map { .text($0.rawValue) } ?? .null,
                 .integer(Int(r.discoveredAtMillis)), n(r.startedAtMillis), n(r.finishedAtMillis), .integer(Int(r.updatedAtMillis)),
-                r.costUsd.map { .float($0) } ?? .null, .text(JSONWriter.serialize(r.json))]
+                r.costUsd.map { .float($0) } ?? .null, .integer(r.pendingEvents.count), .text(JSONWriter.serialize(r.json))]
     }
 
     public func insertAgentRun(_ run: AgentRunRecord) async throws -> Bool {
@@ -16,8 +16,8 @@ extension SQLiteStore {
         return try await queue.write { db in
             let rows = try await db.query(
                 """
-                INSERT INTO agent_runs (run_id, agent, phase, outcome, discovered_at, started_at, finished_at, updated_at, cost_usd, record)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
+                INSERT INTO agent_runs (run_id, agent, phase, outcome, discovered_at, started_at, finished_at, updated_at, cost_usd, pending_events, record)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO NOTHING RETURNING run_id
                 """, binds)
             return !rows.isEmpty
         }
@@ -28,10 +28,10 @@ extension SQLiteStore {
         try await queue.write { db in
             _ = try await db.query(
                 """
-                INSERT INTO agent_runs (run_id, agent, phase, outcome, discovered_at, started_at, finished_at, updated_at, cost_usd, record)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                INSERT INTO agent_runs (run_id, agent, phase, outcome, discovered_at, started_at, finished_at, updated_at, cost_usd, pending_events, record)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                 ON CONFLICT (run_id) DO UPDATE SET phase = ?3, outcome = ?4, started_at = ?6, finished_at = ?7, updated_at = ?8,
-                    cost_usd = ?9, record = ?10
+                    cost_usd = ?9, pending_events = ?10, record = ?11
                 """, binds)
             for c in calls {
                 _ = try await db.query(
@@ -73,7 +73,7 @@ extension SQLiteStore {
 
     public func openAgentRuns(agent: String) async throws -> [AgentRunRecord] {
         Self.records(try await reader.query(
-            "SELECT record FROM agent_runs WHERE agent = ? AND phase != 'done' ORDER BY discovered_at, run_id", [.text(agent)]))
+            "SELECT record FROM agent_runs WHERE agent = ? AND (phase != 'done' OR pending_events > 0) ORDER BY discovered_at, run_id", [.text(agent)]))
     }
 
     public func agentRunCalls(runId: String, limit: Int) async throws -> [AgentCallRecord] {

@@ -62,7 +62,8 @@ public protocol Store: Sendable {
     func agentRun(id: String) async throws -> AgentRunRecord?
     /// Newest first; `phase` and `agent` filter when given.
     func listAgentRuns(agent: String?, phase: String?, limit: Int) async throws -> [AgentRunRecord]
-    /// The agent's runs that are not done, oldest first: what a restart resumes.
+    /// The agent's runs that are not done (or done with events still to store), oldest
+    /// first: what a restart resumes.
     func openAgentRuns(agent: String) async throws -> [AgentRunRecord]
     func agentRunCalls(runId: String, limit: Int) async throws -> [AgentCallRecord]
     /// Cost of the agent's runs started since `sinceMillis` (known costs only).

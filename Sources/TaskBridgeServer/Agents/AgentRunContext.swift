@@ -21,6 +21,9 @@ struct AgentRunContext {
     let worker: AgentWorker
     let api: GroupChatAgentClient
     var calls: [AgentCallRecord] = []
+    /// Transitions this process sent for the run: an intent found saved that is not here
+    /// was sent by a process that stopped before the answer was saved.
+    var sentHere: Set<String> = []
 
     init(worker: AgentWorker, api: GroupChatAgentClient) {
         self.worker = worker
@@ -163,8 +166,17 @@ struct AgentRunContext {
         }
     }
 
+    /// Notes, in the run's calls, a transition a previous process sent without saving the answer.
+    mutating func noteLostAnswer(_ r: AgentRunRecord, _ transition: String) {
+        guard !sentHere.contains(transition) else { return }
+        calls.append(AgentCallRecord(runId: r.runId, atMillis: r.updatedAtMillis, api: "groupchat",
+                                     request: "POST /api/v1/agent/runs/\(r.runId)/\(transition)", status: nil, latencyMillis: 0,
+                                     response: "outcome unknown: the process stopped before the answer was saved; reconciled by reading the run"))
+    }
+
     mutating func start(_ r: inout AgentRunRecord) async -> Double {
         if r.intent == "start" {
+            noteLostAnswer(r, "start")
             switch await remoteStatus(&r) {
             case .failure(.gone): return end(&r, .stopped, "GroupChat no longer has this run (404)")
             case .failure(.retry(let d)): return d
@@ -178,6 +190,7 @@ struct AgentRunContext {
         }
         r.intent = "start"
         guard await persist(&r) else { return 1 }
+        sentHere.insert("start")
         let (id, api, message) = (r.runId, self.api, r.finish == nil ? startMessage : "Looking at this.")
         switch await groupchat(r, "POST /api/v1/agent/runs/\(id)/start", { () async throws(StepFailure) in
             try await api.post(.start, run: id, text: message)
@@ -319,6 +332,7 @@ struct AgentRunContext {
         guard let finish = r.finish else { return complete(&r) }
         let kind = finish.kind.rawValue
         if r.intent == kind {
+            noteLostAnswer(r, kind)
             switch await remoteStatus(&r) {
             case .failure(.gone): return end(&r, .stopped, "GroupChat no longer has this run (404)")
             case .failure(.retry(let d)): return d
@@ -331,6 +345,7 @@ struct AgentRunContext {
         }
         r.intent = kind
         guard await persist(&r) else { return 1 }
+        sentHere.insert(kind)
         let (id, api, cost) = (r.runId, self.api, r.costUsd)
         let transition: GroupChatAgentClient.Transition = finish.kind == .complete ? .complete : .error
         switch await groupchat(r, "POST /api/v1/agent/runs/\(id)/\(kind)", { () async throws(StepFailure) in
