@@ -142,7 +142,12 @@ extension AgentRunRecord {
 
     /// Reads a stored record; `nil` when it is not one (a newer or damaged row).
     public init?(json v: JSONValue) {
-        func n(_ key: String) -> Int64? { v[key]?.numberValue?.clampedToInt64 }
+        // A damaged row (`1e400` reads as ±∞) must not trap later either: times stay within
+        // 0...2^53 so they subtract safely, counters within 0...1_000_000 so they count on.
+        func n(_ key: String) -> Int64? { v[key]?.numberValue.map { min(max($0.clampedToInt64, 0), 1 << 53) } }
+        func count(_ value: JSONValue?, _ fallback: Int, from low: Int = 0) -> Int {
+            Int(min(max(value?.numberValue?.clampedToInt64 ?? Int64(fallback), Int64(low)), 1_000_000))
+        }
         guard let runId = v["runId"]?.stringValue, let agent = v["agent"]?.stringValue, let taskId = v["taskId"]?.stringValue,
               let target = v["backendTarget"]?.stringValue, let kind = v["backendKind"]?.stringValue,
               let phase = v["phase"]?.stringValue.flatMap(Phase.init(rawValue:)), let discovered = n("discoveredAt")
@@ -153,7 +158,7 @@ extension AgentRunRecord {
         taskDescription = v["taskDescription"]?.stringValue
         projectId = v["projectId"]?.stringValue
         workspaceId = v["workspaceId"]?.stringValue
-        turn = Int(clamping: n("turn") ?? 1)
+        turn = count(v["turn"], 1, from: 1)
         self.phase = phase
         outcome = v["outcome"]?.stringValue.flatMap(Outcome.init(rawValue:))
         appearedAtMillis = n("appearedAt")
@@ -166,8 +171,9 @@ extension AgentRunRecord {
             finish = Finish(kind: kind, body: f["body"]?.stringValue ?? "")
         }
         if let b = v["backend"] {
-            backend.step = (b["step"]?.numberValue ?? 0).clampedToInt
-            backend.waitState = b["waitState"].flatMap { $0.isNull ? JSONValue?.none : $0 }
+            backend.step = count(b["step"], 0)
+            // Not `flatMap { $0.isNull ? nil : $0 }`: JSONValue is nil-literal convertible, so that keeps `.null`.
+            if let w = b["waitState"], !w.isNull { backend.waitState = w }
             backend.uncertain = b["uncertain"]?.boolValue ?? false
             backend.taskId = b["taskId"]?.stringValue
             backend.taskSlug = b["taskSlug"]?.stringValue
@@ -184,8 +190,8 @@ extension AgentRunRecord {
         error = v["error"]?.stringValue
         costUsd = v["costUsd"]?.numberValue
         pendingEvents = (v["pendingEvents"]?.arrayValue ?? []).compactMap(\.stringValue)
-        failures = Int(clamping: n("failures") ?? 0)
+        failures = count(v["failures"], 0)
         lastError = v["lastError"]?.stringValue
-        conflicts = Int(clamping: n("conflicts") ?? 0)
+        conflicts = count(v["conflicts"], 0)
     }
 }
