@@ -8,7 +8,7 @@ extension SQLiteStore {
         func n(_ v: Int64?) -> SQLiteData { v.map { .integer(Int($0)) } ?? .null }
         return [.text(r.runId), .text(r.agent), .text(r.phase.rawValue), r.outcome.map { .text($0.rawValue) } ?? .null,
                 .integer(Int(r.discoveredAtMillis)), n(r.startedAtMillis), n(r.finishedAtMillis), .integer(Int(r.updatedAtMillis)),
-                r.costUsd.map { .float($0) } ?? .null, .integer(r.pendingEvents.count), .text(JSONWriter.serialize(r.json))]
+                r.totalCostUsd.map { .float($0) } ?? .null, .integer(r.pendingEvents.count), .text(JSONWriter.serialize(r.json))]
     }
 
     public func insertAgentRun(_ run: AgentRunRecord) async throws -> Bool {

@@ -165,14 +165,14 @@ struct AgentConfigTests {
     }
 
     @Test func settingsOutOfRangeAreReported() {
-        #expect(Self.agentProblems(Self.token + ", " + Self.phBackend + #", "concurrency": 0, "pollSeconds": 0.5, "maxRunMinutes": 20000"#) == [
+        #expect(Self.agentProblems(Self.token + ", " + Self.phBackend + #", "concurrency": 0, "pollSeconds": 0.1, "maxRunMinutes": 20000"#) == [
             "taskbridge.json: agents.coder.concurrency: 0 is out of range 1...256",
-            "taskbridge.json: agents.coder.maxRunMinutes: 20000 is out of range 1...10080",
-            "taskbridge.json: agents.coder.pollSeconds: 0.5 is out of range 1...300",
+            "taskbridge.json: agents.coder.maxRunMinutes: 20000 is out of range 0.01...10080",
+            "taskbridge.json: agents.coder.pollSeconds: 0.1 is out of range 0.2...300",
         ])
         #expect(Self.agentProblems(Self.token + ", " + Self.phBackend + #", "concurrency": 1.5, "pollSeconds": 301"#) == [
             "taskbridge.json: agents.coder.concurrency: expected an integer, found a fraction",
-            "taskbridge.json: agents.coder.pollSeconds: 301 is out of range 1...300",
+            "taskbridge.json: agents.coder.pollSeconds: 301 is out of range 0.2...300",
         ])
     }
 
@@ -192,7 +192,7 @@ struct AgentConfigTests {
         #expect(Self.diagnostics(Self.config(agents: nil, sources: #""agent": {"kind": "github", "secrets": [{"env": "S"}]}"#)) == [])
         let kind = Self.config(agents: nil, sources: #""bots": {"kind": "agent"}"#)
         #expect(Self.diagnostics(kind) == [
-            #"taskbridge.json: sources.bots.kind: unknown value "agent"; expected one of "github", "sentry", "widget""#,
+            #"taskbridge.json: sources.bots.kind: no source has kind "agent": agent-run events come from the "agents" section, as source "agent""#,
         ])
     }
 

@@ -118,8 +118,10 @@ import TaskBridgeTestSupport
             #expect(bodies.contains { $0.hasPrefix("Pull request opened: https://github.com/acme/api/pull/1") }, "\(bodies)")
             #expect(bodies.last?.hasPrefix("Done. PostHog's coding agent opened a pull request: https://github.com/acme/api/pull/1") == true)
             #expect(detail["totalCostUsd"] == 0.5)
+            // GroupChat applies /complete before TaskBridge hears back and saves the run.
+            #expect(try await eventually { try await w.record(run)?.phase == .done })
             let record = try #require(try await w.record(run))
-            #expect(record.phase == .done && record.outcome == .completed)
+            #expect(record.outcome == .completed)
             #expect(record.backend.prURL == "https://github.com/acme/api/pull/1")
             // The completion is an event; the rule moves the task to In review.
             let taskId = record.taskId
@@ -246,7 +248,11 @@ import TaskBridgeTestSupport
             #expect(w.transitions(run).filter { $0 == "start" }.count == 2)
             #expect(w.transitions(run).filter { $0 == "complete" }.count == 2)
             #expect(w.posthog.project()?.allTasks.count == 2, "a new backend task for the new turn")
-            #expect(try await w.bridge.store.listEvents(EventFilter(source: "agent", type: "agent.run.completed", limit: 5)).count == 2)
+            #expect(w.groupchat.agentRun(run)?["totalCostUsd"] == 1, "each turn reports its own cost; GroupChat adds them up")
+            #expect(try await w.record(run)?.totalCostUsd == 1)
+            #expect(try await eventually {
+                try await w.bridge.store.listEvents(EventFilter(source: "agent", type: "agent.run.completed", limit: 5)).count == 2
+            }, "one completion event per turn")
         }
     }
 

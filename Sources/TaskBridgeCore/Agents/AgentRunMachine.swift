@@ -142,6 +142,7 @@ public enum AgentRunMachine {
         n.projectId = r.projectId
         n.workspaceId = r.workspaceId
         n.appearedAtMillis = appearedAtMillis ?? nowMillis
+        n.earlierTurnsCostUsd = r.totalCostUsd
         return n
     }
 }

@@ -89,6 +89,9 @@ public struct AgentRunRecord: Sendable, Hashable {
     public var summary: String?
     public var error: String?
     public var costUsd: Double?
+    /// What the run's earlier turns cost: with ``costUsd``, what the run counts against
+    /// the agent's daily budget.
+    public var earlierTurnsCostUsd: Double?
     /// Event types to emit (``AgentEvents``), removed once stored.
     public var pendingEvents: [String] = []
     /// Transient failures in a row, for backoff; reset by any success.
@@ -108,6 +111,12 @@ public struct AgentRunRecord: Sendable, Hashable {
         self.discoveredAtMillis = discoveredAtMillis
         self.updatedAtMillis = discoveredAtMillis
         self.nextAtMillis = discoveredAtMillis
+    }
+
+    /// Every turn's known cost together (nil when none is known).
+    public var totalCostUsd: Double? {
+        guard costUsd != nil || earlierTurnsCostUsd != nil else { return nil }
+        return (costUsd ?? 0) + (earlierTurnsCostUsd ?? 0)
     }
 
     /// Counts against the agent's concurrency.
@@ -134,7 +143,7 @@ extension AgentRunRecord {
                 "taskId": s(b.taskId), "taskSlug": s(b.taskSlug), "runId": s(b.runId), "status": s(b.status), "branch": s(b.branch),
                 "prURL": s(b.prURL), "answer": s(b.answer), "inputTokens": d(b.inputTokens), "outputTokens": d(b.outputTokens),
             ],
-            "comments": .array(comments.map(JSONValue.string)), "summary": s(summary), "error": s(error), "costUsd": d(costUsd),
+            "comments": .array(comments.map(JSONValue.string)), "summary": s(summary), "error": s(error), "costUsd": d(costUsd), "earlierTurnsCostUsd": d(earlierTurnsCostUsd),
             "pendingEvents": .array(pendingEvents.map(JSONValue.string)), "failures": .number(Double(failures)),
             "lastError": s(lastError), "conflicts": .number(Double(conflicts)),
         ]
@@ -189,6 +198,7 @@ extension AgentRunRecord {
         summary = v["summary"]?.stringValue
         error = v["error"]?.stringValue
         costUsd = v["costUsd"]?.numberValue
+        earlierTurnsCostUsd = v["earlierTurnsCostUsd"]?.numberValue.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         pendingEvents = (v["pendingEvents"]?.arrayValue ?? []).compactMap(\.stringValue)
         failures = count(v["failures"], 0)
         lastError = v["lastError"]?.stringValue

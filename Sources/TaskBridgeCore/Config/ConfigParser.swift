@@ -149,6 +149,10 @@ public enum ConfigParser {
         let common = ["kind", "secrets", "maxBodyBytes", "rateLimit"]
         let widgetKeys = ["allowedOrigins", "honeypotField", "fieldLimits", "extraFields"]
         let kindValue = node.value["kind"].flatMap(\.stringValue)
+        if kindValue == SourceKind.agent.rawValue {
+            JSONNode(value: node.value["kind"] ?? .null, path: PathText.child(node.path, "kind"), sink: node.sink).report("no source has kind \"agent\": agent-run events come from the \"agents\" section, as source \"agent\"")
+            return nil
+        }
         let allowed = kindValue == "widget" ? common + widgetKeys : common
         guard let o = node.object(allowed: allowed) else { return nil }
         // `agent` sources are made by `agents`, not written.

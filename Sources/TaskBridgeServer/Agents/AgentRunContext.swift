@@ -349,7 +349,7 @@ struct AgentRunContext {
         let (id, api, cost) = (r.runId, self.api, r.costUsd)
         let transition: GroupChatAgentClient.Transition = finish.kind == .complete ? .complete : .error
         switch await groupchat(r, "POST /api/v1/agent/runs/\(id)/\(kind)", { () async throws(StepFailure) in
-            try await api.post(transition, run: id, text: finish.body, totalCostUsd: cost)
+            try await api.post(transition, run: id, text: finish.body, stepCostUsd: cost)
         }) {
         case .failure(let f):
             if !f.sent { r.intent = nil }

@@ -36,8 +36,9 @@ public struct AgentBackendPlan: Sendable {
         }
         switch (b.kind, index) {
         case (.posthog, 0):
-            var title = (r.taskTitle?.trimmingCharacters() ?? "").isEmpty ? String(r.prompt.prefix(80)) : r.taskTitle!
-            if title.trimmingCharacters().isEmpty { title = "GroupChat task \(r.taskId)" }
+            var title = r.taskTitle?.trimmingCharacters() ?? ""
+            if title.isEmpty { title = String(r.prompt.trimmingCharacters().prefix(80)).trimmingCharacters() }
+            if title.isEmpty { title = "GroupChat task \(r.taskId)" }
             var values: [String: JSONValue] = [
                 "title": .string(String(title.prefix(Self.maxTitle))),
                 "description": .string(context(r)),

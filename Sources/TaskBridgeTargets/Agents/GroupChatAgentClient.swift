@@ -44,16 +44,17 @@ public final class GroupChatAgentClient: Sendable {
         try await send("GET", "/api/v1/agent/runs/" + GatedHTTP.pathSegment(id))
     }
 
-    /// `/start` (`message`), `/comment`, `/complete`, `/error` (`body`, and `totalCostUsd`
-    /// when known).
-    public func post(_ transition: Transition, run id: String, text: String?, totalCostUsd: Double? = nil) async throws(StepFailure) -> GatedHTTP.Answer {
+    /// `/start` (`message`), `/comment`, `/complete`, `/error` (`body`, and this turn's cost
+    /// as `stepCostUsd` when known: GroupChat adds it to the run's total, which also holds
+    /// the earlier turns).
+    public func post(_ transition: Transition, run id: String, text: String?, stepCostUsd: Double? = nil) async throws(StepFailure) -> GatedHTTP.Answer {
         var body: [String: JSONValue] = [:]
         switch transition {
         case .start: if let text { body["message"] = .string(text) }
         case .comment, .complete, .error: body["body"] = .string(text ?? "")
         }
-        if let cost = totalCostUsd, cost.isFinite, cost >= 0, transition == .complete || transition == .error {
-            body["totalCostUsd"] = .number(cost)
+        if let cost = stepCostUsd, cost.isFinite, cost >= 0, transition == .complete || transition == .error {
+            body["stepCostUsd"] = .number(cost)
         }
         return try await send("POST", "/api/v1/agent/runs/" + GatedHTTP.pathSegment(id) + "/" + transition.rawValue,
                               body: JSONWriter.serialize(.object(body)))
