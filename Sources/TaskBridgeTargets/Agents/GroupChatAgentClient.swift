@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Synchronization
 import TaskBridgeCore
 
 /// GroupChat's Agent API (`/api/v1/agent/…`, `../shared/api-docs/groupchat-agent-api.txt`)
@@ -9,24 +8,18 @@ import TaskBridgeCore
 /// "the run moved on", which only the runner can reconcile.
 public final class GroupChatAgentClient: Sendable {
     let http: GatedHTTP
-    private let token: Mutex<Secret>
+    private let token: RotatingCredentials<Secret>
 
     public init(client: HTTPClient, baseURL: String, token: Secret, timeoutSeconds: Double, gate: TargetGate) {
         self.http = GatedHTTP(client: client, baseURL: baseURL, timeoutSeconds: timeoutSeconds, gate: gate)
-        self.token = Mutex(token)
+        self.token = RotatingCredentials(token)
     }
 
     public var gate: TargetGate { http.gate }
 
     /// Swaps in a token read again on reload; whether it differs from the one in use.
     @discardableResult
-    public func replaceToken(_ new: Secret) -> Bool {
-        token.withLock { current in
-            guard current != new else { return false }
-            current = new
-            return true
-        }
-    }
+    public func replaceToken(_ new: Secret) -> Bool { token.replace(new) }
 
     public enum Transition: String, Sendable {
         case start, comment, complete, error
@@ -61,7 +54,7 @@ public final class GroupChatAgentClient: Sendable {
     }
 
     func send(_ method: String, _ path: String, query: String = "", body: String? = nil) async throws(StepFailure) -> GatedHTTP.Answer {
-        let auth = HTTPClient.Authorization.basic(username: token.withLock { $0.text }, password: "").headerValue
+        let auth = HTTPClient.Authorization.basic(username: token.current.text, password: "").headerValue
         return try await http.send(method: method, pathWithQuery: path + query, headers: [("Authorization", auth)], body: body,
                                    describe: "\(method) \(path)\(query)" + (body.map { " " + String($0.prefix(300)) } ?? ""),
                                    label: "\(method) \(path)")

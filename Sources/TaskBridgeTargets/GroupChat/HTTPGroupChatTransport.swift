@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Synchronization
 import TaskBridgeCore
 
 /// The live transport: bearer token (`gck_` workspace key, or `gcp_` personal token with
@@ -7,13 +6,13 @@ import TaskBridgeCore
 /// ``TargetGate`` (``GatedHTTP``).
 public final class HTTPGroupChatTransport: GroupChatTransport {
     let http: GatedHTTP
-    private let credentials: Mutex<GroupChatCredentials>
+    private let credentials: RotatingCredentials<GroupChatCredentials>
     let wallClock: @Sendable () -> Double
 
     public init(client: HTTPClient, baseURL: String, credentials: GroupChatCredentials, timeoutSeconds: Double,
                 gate: TargetGate, wallClock: @escaping @Sendable () -> Double) {
         self.http = GatedHTTP(client: client, baseURL: baseURL, timeoutSeconds: timeoutSeconds, gate: gate)
-        self.credentials = Mutex(credentials)
+        self.credentials = RotatingCredentials(credentials)
         self.wallClock = wallClock
     }
 
@@ -22,18 +21,12 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
     /// Swaps in credentials read again on reload (a rotated token file). Returns whether
     /// they differ from the ones in use.
     @discardableResult
-    public func replaceCredentials(_ new: GroupChatCredentials) -> Bool {
-        credentials.withLock { current in
-            guard current.token.text != new.token.text || current.workspaceId != new.workspaceId else { return false }
-            current = new
-            return true
-        }
-    }
+    public func replaceCredentials(_ new: GroupChatCredentials) -> Bool { credentials.replace(new) }
 
     public func send(_ request: GroupChatRequest) async throws(StepFailure) -> (GroupChatResponse, WireRecord) {
         var request = request
         request.bodyText = request.serializedBody  // once: for the wire and for the attempt record
-        var headers = credentials.withLock { $0.headers }
+        var headers = credentials.current.headers
         if let key = request.idempotencyKey { headers.append(("Idempotency-Key", key)) }
         let answer = try await http.send(method: request.method, pathWithQuery: request.pathWithQuery, headers: headers,
                                          body: request.bodyText, describe: request.description,
@@ -44,7 +37,7 @@ public final class HTTPGroupChatTransport: GroupChatTransport {
 
 /// GroupChat credentials. A personal access token (`gcp_`) is user-scoped and needs a
 /// workspace id on every request; a workspace key (`gck_`) carries its workspace.
-public struct GroupChatCredentials: Sendable {
+public struct GroupChatCredentials: Sendable, Equatable {
     public let token: Secret
     public let workspaceId: String?
 

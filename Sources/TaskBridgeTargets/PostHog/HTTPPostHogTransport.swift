@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Synchronization
 import TaskBridgeCore
 
 /// The live transport: the personal API key as `Authorization: Bearer phx_…`, every
@@ -8,26 +7,20 @@ import TaskBridgeCore
 /// reconciliation instead.
 public final class HTTPPostHogTransport: PostHogTransport {
     let http: GatedHTTP
-    private let token: Mutex<Secret>
+    private let token: RotatingCredentials<Secret>
 
     public init(client: HTTPClient, baseURL: String, token: Secret, timeoutSeconds: Double, gate: TargetGate) {
         self.http = GatedHTTP(client: client, baseURL: baseURL, timeoutSeconds: timeoutSeconds, gate: gate)
-        self.token = Mutex(token)
+        self.token = RotatingCredentials(token)
     }
 
     /// Swaps in a token read again on reload. Returns whether it differs from the one in use.
     @discardableResult
-    public func replaceToken(_ new: Secret) -> Bool {
-        token.withLock { current in
-            guard current != new else { return false }
-            current = new
-            return true
-        }
-    }
+    public func replaceToken(_ new: Secret) -> Bool { token.replace(new) }
 
     public func send(_ request: PostHogRequest) async throws(StepFailure) -> GatedHTTP.Answer {
         try await http.send(method: request.method, pathWithQuery: request.pathWithQuery,
-                            headers: [("Authorization", "Bearer " + token.withLock { $0.text })],
+                            headers: [("Authorization", "Bearer " + token.current.text)],
                             body: request.serializedBody, describe: request.description,
                             label: "\(request.method) \(request.path)")
     }

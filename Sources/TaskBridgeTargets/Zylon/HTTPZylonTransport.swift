@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Synchronization
 import TaskBridgeCore
 
 /// What every Zylon request carries: the bearer token and the organisation (`x-org`,
@@ -19,27 +18,21 @@ public struct ZylonCredentials: Sendable, Hashable {
 /// Zylon's 403 means "not a member of this project", which fails the step instead.
 public final class HTTPZylonTransport: ZylonTransport {
     let http: GatedHTTP
-    private let credentials: Mutex<ZylonCredentials>
+    private let credentials: RotatingCredentials<ZylonCredentials>
 
     public init(client: HTTPClient, baseURL: String, credentials: ZylonCredentials, timeoutSeconds: Double, gate: TargetGate) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.http = GatedHTTP(client: client, baseURL: base, timeoutSeconds: timeoutSeconds, gate: gate, authRefusals: [401])
-        self.credentials = Mutex(credentials)
+        self.credentials = RotatingCredentials(credentials)
     }
 
     /// Swaps in credentials read again on reload. Returns whether they changed.
     @discardableResult
-    public func replaceCredentials(_ new: ZylonCredentials) -> Bool {
-        credentials.withLock { current in
-            guard current != new else { return false }
-            current = new
-            return true
-        }
-    }
+    public func replaceCredentials(_ new: ZylonCredentials) -> Bool { credentials.replace(new) }
 
     public func send(_ request: ZylonRequest) async throws(StepFailure) -> GatedHTTP.Answer {
-        let creds = credentials.withLock { $0 }
+        let creds = credentials.current
         return try await http.send(method: request.method, pathWithQuery: request.path,
                                    headers: [("Authorization", "Bearer " + creds.token.text), ("x-org", creds.org)],
                                    body: request.serializedBody, describe: request.description, label: "\(request.method) \(request.path)")
