@@ -222,6 +222,25 @@ import TaskBridgeTestSupport
         }
     }
 
+    @Test func aZylonAgentRidesOutFlakyPollsAndNeverSendsAChatTwice() async throws {
+        let groupchat = GroupChatFake(chaos: FakeChaos(serverError: 0.15, acceptedThenReset: 0.1), seed: 11)
+        try await withAgents(groupchat: groupchat) { w in
+            w.zylon.setChaos(FakeChaos(serverError: 0.3, rateLimited: 0.2, retryAfterSeconds: 0, only: ["GET /api/v1/app/interaction/{id}"]))
+            let run = try w.delegate("Why is billing slow?", to: "agent-triage01", prompt: "Explain")
+            #expect(await eventually(40) { w.status(run) == "FINISHED" })
+            #expect(w.transitions(run).filter { $0 == "start" }.count == 1)
+            #expect(w.transitions(run).filter { $0 == "complete" || $0 == "error" }.count == 1)
+            #expect(w.zylon.interactions.count == 1)
+            // A chat whose answer is lost may have run: it is not sent again, and the run fails saying so.
+            w.zylon.setChaos(FakeChaos(acceptedThenReset: 1, only: ["POST /api/v1/app/project/{id}/chat"]))
+            let lost = try w.delegate("Lost answer", to: "agent-triage01")
+            #expect(await eventually(40) { w.status(lost) == "ERROR" })
+            #expect(w.zylon.interactions.count == 2, "one chat per run, never a second")
+            let bodies = (w.groupchat.agentRun(lost)?["activity"]?.arrayValue ?? []).compactMap { $0["body"]?.stringValue }
+            #expect(bodies.last?.contains("the chat may have run, so it is not sent again") == true, "\(bodies)")
+        }
+    }
+
     @Test func concurrencyKeepsExtraRunsPendingAndABudgetCapFailsRunsWithoutTheBackend() async throws {
         try await withAgents(coder: #", "concurrency": 1, "maxCostUsdPerDay": 0.5"#) { w in
             w.posthog.mutate { $0.nextRunScripts = [.completes(queuedPolls: 3, inProgressPolls: 3)] }
