@@ -42,6 +42,34 @@ import TaskBridgeTestSupport
         await fake.stop()
     }
 
+    /// The agent example's token is asked `GET /api/v1/agent/me`; a refused one is reported
+    /// at the agent, without the token, and the command exits 1.
+    @Test func liveCheckAsksGroupChatWhoTheAgentIs() async throws {
+        let groupchat = GroupChatFake()
+        let posthog = PostHogFake()
+        try await groupchat.start()
+        try await posthog.start()
+        let config = Fixtures.repositoryRoot + "/examples/agent-posthog/taskbridge.json"
+        var env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
+                   "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
+                   "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1"]
+        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        #expect(ok == 0, "\(okOut)")
+        #expect(okOut.contains("every agent token works"), "\(okOut)")
+        #expect(groupchat.requests.contains { $0.path == "/api/v1/agent/me" && $0.status == 200 })
+        env["GROUPCHAT_AGENT_TOKEN"] = "gca_revoked_token"
+        let (bad, badOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        #expect(bad == 1)
+        #expect(badOut.contains("agents.posthog-coder: GroupChat refused the agent token (401 on GET /api/v1/agent/me)"), "\(badOut)")
+        #expect(!badOut.contains("gca_revoked_token"))
+        env["GROUPCHAT_AGENT_TOKEN"] = nil
+        let (missing, missingOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        #expect(missing == 1)
+        #expect(missingOut.contains("agents.posthog-coder: no agent token: environment variable GROUPCHAT_AGENT_TOKEN is not set"), "\(missingOut)")
+        await groupchat.stop()
+        await posthog.stop()
+    }
+
     /// The Zylon example's default project exists and the token's user is a member; a
     /// project the user is not in, or one that does not exist, is reported at the target.
     @Test func liveCheckAsksZylonForTheProjectsItWillChatIn() async throws {
