@@ -8,7 +8,7 @@ extension SQLiteStore {
         func n(_ v: Int64?) -> SQLiteData { v.map { .integer(Int($0)) } ?? .null }
         return [.text(r.runId), .text(r.agent), .text(r.phase.rawValue), r.outcome.map { .text($0.rawValue) } ?? .null,
                 .integer(Int(r.discoveredAtMillis)), n(r.startedAtMillis), n(r.finishedAtMillis), .integer(Int(r.updatedAtMillis)),
-                r.totalCostUsd.map { .float($0) } ?? .null, .integer(r.pendingEvents.count), .text(JSONWriter.serialize(r.json))]
+                r.totalCostUsd.flatMap { $0.isFinite ? .float($0) : nil } ?? .null, .integer(r.pendingEvents.count), .text(JSONWriter.serialize(r.json))]
     }
 
     public func insertAgentRun(_ run: AgentRunRecord) async throws -> Bool {
@@ -89,7 +89,10 @@ extension SQLiteStore {
 
     public func agentSpendUsd(agent: String, sinceMillis: Int64) async throws -> Double {
         let rows = try await reader.query(
-            "SELECT COALESCE(SUM(cost_usd), 0) AS spent FROM agent_runs WHERE agent = ? AND started_at >= ?",
+            """
+            SELECT COALESCE(SUM(cost_usd), 0) AS spent FROM agent_runs
+            WHERE agent = ? AND (started_at >= ? OR (started_at IS NULL AND phase IN ('queued', 'starting')))
+            """,
             [.text(agent), .integer(Int(sinceMillis))])
         return rows.first?.column("spent")?.double ?? 0
     }

@@ -66,7 +66,8 @@ public protocol Store: Sendable {
     /// first: what a restart resumes.
     func openAgentRuns(agent: String) async throws -> [AgentRunRecord]
     func agentRunCalls(runId: String, limit: Int) async throws -> [AgentCallRecord]
-    /// Cost of the agent's runs started since `sinceMillis` (known costs only).
+    /// Cost of the agent's runs started since `sinceMillis`, and of those about to start
+    /// (a reserved price), known costs only.
     func agentSpendUsd(agent: String, sinceMillis: Int64) async throws -> Double
     func agentRunCounts() async throws -> [AgentRunCount]
 

@@ -72,6 +72,12 @@ struct AgentRunMachineTests {
         #expect(AgentRunMachine.reconcile(.finishing, remoteStatus: "ERROR", intent: "complete")
             == .ended(.failed, "the run was ended with an error in GroupChat by something else"))
         #expect(AgentRunMachine.reconcile(.working, remoteStatus: "ARCHIVED", intent: nil) == .ended(.stopped, "the run is ARCHIVED " + Self.other))
+        // Our call applied, its answer was lost, and the owner has answered since: the turn
+        // still ended the way we ended it (its event must not be lost).
+        #expect(AgentRunMachine.reconcile(.finishing, remoteStatus: "PENDING", intent: "complete")
+            == .ended(.completed, "completed; the run is PENDING again for a new turn"))
+        #expect(AgentRunMachine.reconcile(.finishing, remoteStatus: "PENDING", intent: "error")
+            == .ended(.failed, "failed; the run is PENDING again for a new turn"))
     }
 
     // MARK: Delays
@@ -244,6 +250,13 @@ struct AgentRunMachineTests {
         r.summary = "done"
         #expect(AgentRunMachine.isNewTurn(r, listedStatus: "PENDING"))
         #expect(AgentRunMachine.isNewTurn(r, listedStatus: "RUNNING") == false)
+        var unsent = r
+        unsent.pendingEvents = ["agent.run.completed"]
+        #expect(AgentRunMachine.isNewTurn(unsent, listedStatus: "PENDING") == false, "not before this turn's events are stored")
+        var neverStarted = r
+        neverStarted.startedAtMillis = nil
+        #expect(AgentRunMachine.isNewTurn(neverStarted, listedStatus: "PENDING") == false,
+                "a run given up before it started is not tried again every poll")
 
         let next = AgentRunMachine.nextTurn(r, prompt: "Also fix logout", appearedAtMillis: 9_000, nowMillis: 10_000)
         var expected = AgentRunRecord(runId: "run-1", agent: "coder", taskId: "task-1", prompt: "Also fix logout", backendTarget: "ph",

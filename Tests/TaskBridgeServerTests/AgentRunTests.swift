@@ -241,6 +241,36 @@ import TaskBridgeTestSupport
         }
     }
 
+    @Test func aShutdownDuringAZylonChatLetsTheChatFinishAndTheRunResumesAfterRestart() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-agent-restart-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let groupchat = GroupChatFake(), posthog = PostHogFake(), zylon = ZylonFake()
+        try await groupchat.start()
+        try await posthog.start()
+        try await zylon.start()
+        // The chat applies at once and answers 1.5 s later: shutdown starts in between.
+        zylon.setChaos(FakeChaos(slow: 1, slowSeconds: 1.5, only: ["POST /api/v1/app/project/{id}/chat"]))
+        let config = Self.config(posthog: posthog.baseURL, zylon: zylon.baseURL)
+        let run = Locked("")
+        try await withBridge(config: config, env: Self.env, fake: groupchat, dispatcher: true, directory: dir) { bridge in
+            let w = World(bridge: bridge, groupchat: groupchat, posthog: posthog, zylon: zylon)
+            let id = try w.delegate("Restart me", to: "agent-triage01")
+            run.withLock { $0 = id }
+            #expect(await eventually { zylon.interactions.count == 1 })
+        }
+        zylon.setChaos(.none)
+        let id = run.withLock { $0 }
+        try await groupchat.start()  // withBridge stopped it; same runs, a new port
+        try await withBridge(config: config, env: Self.env, fake: groupchat, dispatcher: true, directory: dir) { bridge in
+            #expect(await eventually { groupchat.agentRun(id)?["status"] == "FINISHED" }, "\(groupchat.agentTransitions(id))")
+            #expect(zylon.interactions.count == 1, "the chat was not sent again")
+            let saved = try await bridge.store.agentRun(id: id)
+            #expect(saved?.backend.answer?.isEmpty == false, "\(String(describing: saved))")
+        }
+        await zylon.stop()
+        await posthog.stop()
+    }
+
     @Test func concurrencyKeepsExtraRunsPendingAndABudgetCapFailsRunsWithoutTheBackend() async throws {
         try await withAgents(coder: #", "concurrency": 1, "maxCostUsdPerDay": 0.5"#) { w in
             w.posthog.mutate { $0.nextRunScripts = [.completes(queuedPolls: 3, inProgressPolls: 3)] }

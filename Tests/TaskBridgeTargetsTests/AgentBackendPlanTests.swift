@@ -102,9 +102,14 @@ struct AgentBackendPlanTests {
         let keys = [AgentBackendPlan.idempotencyKey(r, step: 0), AgentBackendPlan.idempotencyKey(r, step: 1)]
         r.turn = 2
         let next = [AgentBackendPlan.idempotencyKey(r, step: 0), AgentBackendPlan.idempotencyKey(r, step: 1)]
-        #expect(keys == ["agent-run:run-1:1:0", "agent-run:run-1:1:1"])
-        #expect(next == ["agent-run:run-1:2:0", "agent-run:run-1:2:1"])
+        #expect(keys == ["agent-run:run-1:1000:1:0", "agent-run:run-1:1000:1:1"])
+        #expect(next == ["agent-run:run-1:1000:2:0", "agent-run:run-1:1000:2:1"])
         #expect(Set(keys + next).count == 4)
+        // A record made again for the same run (retention removed the old one) gets new keys,
+        // so an uncertain create never adopts the old run's PostHog task.
+        r.turn = 1
+        r.discoveredAtMillis = 5_000
+        #expect(AgentBackendPlan.idempotencyKey(r, step: 0) == "agent-run:run-1:5000:1:0")
     }
 
     // MARK: Absorbing results

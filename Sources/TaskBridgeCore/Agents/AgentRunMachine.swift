@@ -33,6 +33,9 @@ public enum AgentRunMachine {
         case (.finishing, "ERROR"):
             return .ended(.failed, intent == "error" ? "failed" : "the run was ended with an error in GroupChat by something else")
         case (.finishing, "PENDING"):
+            // Our call applied (its answer was lost) and the owner has answered since.
+            if intent == "complete" { return .ended(.completed, "completed; the run is PENDING again for a new turn") }
+            if intent == "error" { return .ended(.failed, "failed; the run is PENDING again for a new turn") }
             return .ended(.stopped, "the run is PENDING again (a new turn): this turn is over")
         case (.done, _): return .ended(.stopped, "already done")
         default:
@@ -126,9 +129,11 @@ public enum AgentRunMachine {
         return spentUsd + (nextRunUsd ?? 0) > cap || spentUsd >= cap
     }
 
-    /// A listed PENDING run we finished before: the owner answered, and this is a new turn.
+    /// A listed PENDING run whose turn we started and finished: the owner answered, and
+    /// this is a new turn. A run we gave up on before starting it (GroupChat kept refusing
+    /// `/start`) is not picked up again, or it would be tried every poll.
     public static func isNewTurn(_ r: AgentRunRecord, listedStatus: String) -> Bool {
-        r.phase == .done && listedStatus == "PENDING"
+        r.phase == .done && r.startedAtMillis != nil && r.pendingEvents.isEmpty && listedStatus == "PENDING"
     }
 
     /// The record made ready for the run's next turn: backend, comments and results start

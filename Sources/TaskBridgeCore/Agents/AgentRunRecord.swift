@@ -197,7 +197,7 @@ extension AgentRunRecord {
         comments = (v["comments"]?.arrayValue ?? []).compactMap(\.stringValue)
         summary = v["summary"]?.stringValue
         error = v["error"]?.stringValue
-        costUsd = v["costUsd"]?.numberValue
+        costUsd = v["costUsd"]?.numberValue.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         earlierTurnsCostUsd = v["earlierTurnsCostUsd"]?.numberValue.flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
         pendingEvents = (v["pendingEvents"]?.arrayValue ?? []).compactMap(\.stringValue)
         failures = count(v["failures"], 0)

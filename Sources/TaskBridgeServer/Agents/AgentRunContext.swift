@@ -5,8 +5,8 @@ import TaskBridgeTargets
 /// One action of one agent run at a time (``advance(_:)``), with the calls it made kept
 /// for the run's record. The rules it follows (``AgentRunMachine``):
 ///
-/// - **queued**: read the run (prompt, task); still PENDING → check the daily budget →
-///   `starting`.
+/// - **queued**: read the run (prompt, task); still PENDING → `starting` (the daily
+///   budget was decided when the run was admitted, ``AgentWorker/schedule(_:group:)``).
 /// - **starting**: save the intent, then `/start`. A 409, or an answer lost in transit,
 ///   is reconciled by reading the run: RUNNING means our start applied; STOPPED and the
 ///   like end it.
@@ -118,7 +118,7 @@ struct AgentRunContext {
         r.lastError = AgentWorker.describe(a, request)
         if a.status == 401 || a.status == 403 { return 30 }
         r.failures += 1
-        return AgentRunMachine.retryDelay(failures: r.failures, retryAfter: a.retryAfter.flatMap(Double.init), random: worker.random())
+        return AgentRunMachine.retryDelay(failures: r.failures, retryAfter: AgentWorker.retryAfter(a), random: worker.random())
     }
 
     // MARK: - Phases
@@ -142,16 +142,6 @@ struct AgentRunContext {
         r.failures = 0
         switch AgentRunMachine.reconcile(.queued, remoteStatus: remote.status, intent: nil) {
         case .sendStart:
-            if let cap = config.maxCostUsdPerDay {
-                let since = WallClock.nowMillis() - 86_400_000
-                guard let spent = try? await worker.store.agentSpendUsd(agent: worker.name, sinceMillis: since) else { return 5 }
-                if AgentRunMachine.overBudget(spentUsd: spent, nextRunUsd: config.backend.costUsdPerRun, capUsd: cap) {
-                    r.error = "over the daily budget (maxCostUsdPerDay)"
-                    r.finish = .init(kind: .error, body: AgentRunMachine.errorBody(
-                        "this agent's daily budget (maxCostUsdPerDay $\(JSONWriter.format(number: cap))) is spent: $\(JSONWriter.format(number: (spent * 100).rounded() / 100)) in the last 24 hours. The \(config.backend.kind.rawValue) backend was not started."))
-                    worker.logger.warning("agent \(worker.name): run \(r.runId) is over the daily budget; it fails without starting the backend")
-                }
-            }
             r.phase = .starting
             return 0
         case .ended(let outcome, let why): return end(&r, outcome, why)
@@ -188,8 +178,12 @@ struct AgentRunContext {
                 }
             }
         }
+        let before = r.intent
         r.intent = "start"
-        guard await persist(&r) else { return 1 }
+        guard await persist(&r) else {
+            r.intent = before
+            return 1
+        }
         sentHere.insert("start")
         let (id, api, message) = (r.runId, self.api, r.finish == nil ? startMessage : "Looking at this.")
         switch await groupchat(r, "POST /api/v1/agent/runs/\(id)/start", { () async throws(StepFailure) in
@@ -251,7 +245,10 @@ struct AgentRunContext {
         }
         if let comment = AgentRunMachine.dueComment(r) {
             r.comments.append(comment.marker)
-            guard await persist(&r) else { return 1 }
+            guard await persist(&r) else {
+                r.comments.removeLast()
+                return 1
+            }
             let (id, api) = (r.runId, self.api)
             let result = await groupchat(r, "POST /api/v1/agent/runs/\(id)/comment", { () async throws(StepFailure) in
                 try await api.post(.comment, run: id, text: comment.body)
@@ -273,6 +270,10 @@ struct AgentRunContext {
             r.lastError = worker.backend?.unavailableReason ?? "backend target \(config.backend.target) is not available"
             return 30
         }
+        guard r.backendTarget == config.backend.target, r.backendKind == config.backend.kind.rawValue else {
+            return fail(&r, "the agent's backend changed from \(r.backendKind) target \(r.backendTarget) to \(config.backend.kind.rawValue) target "
+                        + "\(config.backend.target) while this run was on it; it is not moved to the new backend")
+        }
         let index = r.backend.step
         let step: RenderedStep
         do throws(StepFailure) {
@@ -284,7 +285,10 @@ struct AgentRunContext {
                                   fullTask: true, waitState: r.backend.waitState, lookupLink: { _ in nil })
         // Until its outcome is saved, the step may be in flight: a restart reconciles it.
         r.backend.uncertain = true
-        guard await persist(&r) else { return 1 }
+        guard await persist(&r) else {
+            r.backend.uncertain = context.uncertain
+            return 1
+        }
         let started = WallClock.nowMillis()
         let result = await connector.execute(step, context: context)
         for w in result.wire {
@@ -306,8 +310,18 @@ struct AgentRunContext {
             r.failures = 0
             return max(0, seconds)
         case .failure(let f):
-            r.backend.uncertain = f.sent
+            // An attempt that surely did not leave does not settle one that may have.
+            r.backend.uncertain = context.uncertain || f.sent
             if f.failureClass == .permanent { return fail(&r, f.reason) }
+            if f.failureClass == .authentication, let gate = worker.backend?.gate {
+                // As the dispatcher does: the target's token is the operator's problem.
+                worker.runtime.metrics.authenticationFailure(target: config.backend.target)
+                if gate.pauseForAuthentication(f.reason) {
+                    worker.logger.error("target \(config.backend.target) paused: it refused its credentials (\(f.reason)); agent runs on it wait")
+                }
+                r.lastError = f.reason
+                return 30
+            }
             return retry(&r, f)
         }
     }
@@ -343,8 +357,12 @@ struct AgentRunContext {
                 }
             }
         }
+        let before = r.intent
         r.intent = kind
-        guard await persist(&r) else { return 1 }
+        guard await persist(&r) else {
+            r.intent = before
+            return 1
+        }
         sentHere.insert(kind)
         let (id, api, cost) = (r.runId, self.api, r.costUsd)
         let transition: GroupChatAgentClient.Transition = finish.kind == .complete ? .complete : .error
@@ -384,7 +402,7 @@ struct AgentRunContext {
         r.finishedAtMillis = now
         switch outcome {
         case .completed:
-            r.summary = r.finish?.body
+            r.summary = r.finish?.kind == .complete ? r.finish?.body : why
             r.pendingEvents.append(AgentEvents.completed)
         case .failed:
             r.error = r.error ?? why

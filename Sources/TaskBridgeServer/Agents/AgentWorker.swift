@@ -46,7 +46,7 @@ final class AgentWorker: Sendable {
                 let gate = TargetGate(name: "agent:" + config.name, concurrency: config.concurrency + 2, rateLimit: nil, breaker: BreakerSettings())
                 api = GroupChatAgentClient(client: client, baseURL: baseURL, token: token, timeoutSeconds: config.timeoutSeconds, gate: gate)
             }
-        case .missing(let why)?: reason = "agent \(config.name) has no token (\(why)); it picks up no runs until one is set"
+        case .missing(let why)?: reason = "agent \(config.name) has no token (\(why)); it picks up no runs until one is set and TaskBridge restarted"
         case nil: reason = "agent \(config.name) has no token"
         }
         if backend?.connector == nil, reason == nil {
@@ -110,8 +110,9 @@ final class AgentWorker: Sendable {
                 problem = Self.describe(answer, "GET /api/v1/agent/me")
                 if answer.status == 401 || answer.status == 403 {
                     problem = "agent \(name): GroupChat refused the agent token (\(answer.status)); check it, or create a new one in the agent's settings"
+                    api.gate.pauseForAuthentication(problem)
                 }
-                retryAfter = answer.retryAfter.flatMap(Double.init)
+                retryAfter = Self.retryAfter(answer)
             } catch {
                 problem = "agent \(name): cannot reach GroupChat: \(error.reason)"
                 retryAfter = error.deferSeconds
@@ -124,6 +125,10 @@ final class AgentWorker: Sendable {
             try? await Task.sleep(nanoseconds: delay.sleepNanoseconds(atMost: 3_600))
         }
         return false
+    }
+
+    static func retryAfter(_ answer: GatedHTTP.Answer) -> Double? {
+        RetryPolicy.parseRetryAfter(answer.retryAfter, now: Double(WallClock.nowMillis()) / 1000)
     }
 
     static func describe(_ answer: GatedHTTP.Answer, _ request: String) -> String {
@@ -142,8 +147,10 @@ final class AgentWorker: Sendable {
             return (false, error.deferSeconds ?? error.retryAfterSeconds)
         }
         guard answer.status == 200, let runs = answer.json?["runs"]?.arrayValue else {
-            logger.warning("agent \(name): \(Self.describe(answer, "GET /api/v1/agent/runs?status=PENDING"))")
-            return (false, answer.retryAfter.flatMap(Double.init))
+            let problem = "agent \(name): \(Self.describe(answer, "GET /api/v1/agent/runs?status=PENDING"))"
+            logger.warning("\(problem)")
+            if answer.status == 401 || answer.status == 403 { api.gate.pauseForAuthentication(problem) }
+            return (false, Self.retryAfter(answer))
         }
         let now = WallClock.nowMillis()
         for run in runs where run["status"]?.stringValue == "PENDING" {
@@ -153,7 +160,7 @@ final class AgentWorker: Sendable {
                 if let known = try await store.agentRun(id: id) {
                     // A run we are done with, listed PENDING: the owner answered, or the
                     // list was read before our last call applied. A fresh read tells.
-                    guard AgentRunMachine.isNewTurn(known, listedStatus: "PENDING"),
+                    guard AgentRunMachine.isNewTurn(known, listedStatus: "PENDING"), !active.withLock({ $0.contains(id) }),
                           let fresh = try? await api.run(id), fresh.status == 200, fresh.json?["status"]?.stringValue == "PENDING" else { continue }
                     let next = AgentRunMachine.nextTurn(known, prompt: run["prompt"]?.stringValue ?? known.prompt,
                                                         appearedAtMillis: appeared, nowMillis: now)
@@ -176,7 +183,10 @@ final class AgentWorker: Sendable {
     }
 
     /// Starts driving the open runs not driven yet: all that are already started, and
-    /// queued ones while fewer than `concurrency` are active.
+    /// queued ones while fewer than `concurrency` are active. The daily budget is decided
+    /// here, one queued run at a time, so runs read at once cannot all slip under it: a
+    /// run admitted under the cap reserves its known price (`costUsdPerRun`), one over it
+    /// is set to fail without starting the backend.
     func schedule(_ api: GroupChatAgentClient, group: inout DiscardingTaskGroup) async {
         guard let open = try? await store.openAgentRuns(agent: name) else { return }
         for run in open {
@@ -187,12 +197,22 @@ final class AgentWorker: Sendable {
                 return true
             }
             guard admitted else { continue }
+            if run.phase == .queued, run.finish == nil, run.costUsd == nil, let cap = config.maxCostUsdPerDay {
+                guard await decideBudget(run, cap: cap) else {
+                    active.withLock { _ = $0.remove(run.runId) }
+                    continue
+                }
+            }
             let count = active.withLock { $0.count }
             runtime.agentStatus.update(name) { $0.activeRuns = count }
+            let id = run.runId
             group.addTask {
-                await self.drive(run, api)
+                // Read again: the snapshot may predate the last driver's final save.
+                if let fresh = try? await self.store.agentRun(id: id), fresh.phase != .done || !fresh.pendingEvents.isEmpty {
+                    await self.drive(fresh, api)
+                }
                 let left = self.active.withLock { set -> Int in
-                    set.remove(run.runId)
+                    set.remove(id)
                     return set.count
                 }
                 self.runtime.agentStatus.update(self.name) { $0.activeRuns = left }
@@ -201,20 +221,65 @@ final class AgentWorker: Sendable {
         }
     }
 
+    /// Reserves the run's price, or sets it to fail over budget; saved before it is driven.
+    func decideBudget(_ run: AgentRunRecord, cap: Double) async -> Bool {
+        var r = run
+        guard let spent = try? await store.agentSpendUsd(agent: name, sinceMillis: WallClock.nowMillis() - 86_400_000) else { return false }
+        if AgentRunMachine.overBudget(spentUsd: spent, nextRunUsd: config.backend.costUsdPerRun, capUsd: cap) {
+            r.error = "over the daily budget (maxCostUsdPerDay)"
+            r.finish = .init(kind: .error, body: AgentRunMachine.errorBody(
+                "this agent's daily budget (maxCostUsdPerDay $\(JSONWriter.format(number: cap))) is spent: $\(JSONWriter.format(number: (spent * 100).rounded() / 100)) in the last 24 hours. The \(config.backend.kind.rawValue) backend was not started."))
+            logger.warning("agent \(name): run \(r.runId) is over the daily budget; it fails without starting the backend")
+        } else {
+            r.costUsd = config.backend.costUsdPerRun
+        }
+        do {
+            try await store.saveAgentRun(r, calls: [])
+            return true
+        } catch {
+            logger.error("agent \(name): cannot save run \(r.runId): \(error)")
+            return false
+        }
+    }
+
     /// Advances one run until it is done (or the service stops), saving it after every
-    /// action and emitting its events.
+    /// action and emitting its events. Each action runs to its end even when the service
+    /// is stopping (in a task that shutdown does not cancel): a call cut short would leave
+    /// its outcome unknown, and an unknown Zylon chat fails its run. Only the waits
+    /// between actions are cut short.
     func drive(_ start: AgentRunRecord, _ api: GroupChatAgentClient) async {
         var r = start
         var context = AgentRunContext(worker: self, api: api)
         while r.phase != .done && !Task.isCancelled {
-            let delay = await context.advance(&r)
-            guard await context.persist(&r) else { return }
-            await emitEvents(&r)
+            let (c, rr) = (context, r)
+            let step = Task { () -> (AgentRunContext, AgentRunRecord, Double?) in
+                var c = c, rr = rr
+                let delay = await c.advance(&rr)
+                // A run must not go on from a state the store does not have: keep trying
+                // for a few minutes, then stop driving it (the store has the last state
+                // saved, from which the next start reconciles).
+                var pause = 1.0
+                for _ in 0..<8 {
+                    if await c.persist(&rr) {
+                        await self.emitEvents(&rr)
+                        return (c, rr, delay)
+                    }
+                    try? await Task.sleep(nanoseconds: pause.sleepNanoseconds(atMost: 30))
+                    pause = min(pause * 2, 30)
+                }
+                self.logger.error("agent \(self.name): run \(rr.runId) cannot be saved; it is no longer driven until TaskBridge restarts")
+                return (c, rr, nil)
+            }
+            let outcome = await step.value
+            guard let delay = outcome.2 else { return }
+            (context, r) = (outcome.0, outcome.1)
             if delay > 0 {
                 do { try await Task.sleep(nanoseconds: delay.sleepNanoseconds(atMost: 3_600)) } catch { return }
             }
         }
         await emitEvents(&r)
+        // Events that cannot be stored now are tried again on a later poll, not at once.
+        if !r.pendingEvents.isEmpty { try? await Task.sleep(nanoseconds: 5_000_000_000) }
     }
 
     /// Stores the run's pending `agent.run.*` events (deduped by run and type) and wakes

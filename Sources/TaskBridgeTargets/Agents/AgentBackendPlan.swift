@@ -19,8 +19,10 @@ public struct AgentBackendPlan: Sendable {
 
     /// Stable per run, turn and step: a create or chat retried after a crash is found
     /// again (PostHog's marker) instead of being made twice.
+    /// The record's discovery time is part of it: a run whose record retention removed
+    /// and that comes back later gets new keys, and never adopts the old backend task.
     public static func idempotencyKey(_ r: AgentRunRecord, step: Int) -> String {
-        "agent-run:\(r.runId):\(r.turn):\(step)"
+        "agent-run:\(r.runId):\(r.discoveredAtMillis):\(r.turn):\(step)"
     }
 
     /// PostHog caps task titles at 255 characters.
@@ -98,8 +100,10 @@ public struct AgentBackendPlan: Sendable {
             r.backend.status = output["state"]?.stringValue ?? "Completed"
         }
         if let usage = output["usage"], usage.objectValue != nil {
-            r.backend.inputTokens = usage["input_tokens"]?.numberValue
-            r.backend.outputTokens = usage["output_tokens"]?.numberValue
+            // Untrusted numbers: a count that is not finite and non-negative is not a count.
+            func tokens(_ v: JSONValue?) -> Double? { v?.numberValue.flatMap { $0.isFinite && $0 >= 0 && $0 < 1e15 ? $0 : nil } }
+            r.backend.inputTokens = tokens(usage["input_tokens"])
+            r.backend.outputTokens = tokens(usage["output_tokens"])
         }
     }
 
