@@ -108,7 +108,9 @@ import TaskBridgeTestSupport
                 server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
                 web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             }
-            #expect(writesAtKill.last ?? 0 < issues * 2, "the kills must land while work remains: \(writesAtKill)")
+            // A batch applies up to 200 changes in one request, so the last share can be
+            // overtaken between two looks; at least three kills must land mid-work.
+            #expect(writesAtKill.filter { $0 < issues * 2 }.count >= 3, "the kills must land while work remains: \(writesAtKill)")
             let done = try await eventually(90) {
                 let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded&limit=1000", headers: [("Authorization", "Bearer e2e-admin")])
                 return jobs["jobs"]?.arrayValue?.count == issues * 2
