@@ -87,13 +87,13 @@ import TaskBridgeTestSupport
             #expect(list["runs"]?.arrayValue?.count == 2)
             let (_, events) = try await web.get("/admin/api/events?source=agent&type=agent.run.completed", headers: Self.admin)
             #expect(events["events"]?.arrayValue?.count == 2, "one completion event per run, though re-emitted after kills")
-            let (rc, output) = try BinaryProcess.run(["runs", runs[0], "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"], environment: env)
+            let (rc, output) = try await BinaryProcess.run(["runs", runs[0], "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"], environment: env)
             #expect(rc == 0)
             #expect(output.contains("completed") && output.contains("POST /api/v1/agent/runs/\(runs[0])/complete"), "\(output)")
-            let (arc, agents) = try BinaryProcess.run(["agents", "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"], environment: env)
+            let (arc, agents) = try await BinaryProcess.run(["agents", "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"], environment: env)
             #expect(arc == 0)
             #expect(agents.contains("posthog-coder") && agents.contains("posthog → posthog") && agents.contains("completed 2"), "\(agents)")
-            let (lrc, listed) = try BinaryProcess.run(["runs", "--state", "completed", "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"],
+            let (lrc, listed) = try await BinaryProcess.run(["runs", "--state", "completed", "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"],
                                                       environment: env)
             #expect(lrc == 0 && runs.allSatisfy { listed.contains($0) }, "\(listed)")
             #expect(server.terminate() == 0)

@@ -20,7 +20,18 @@ final class BinaryProcess: @unchecked Sendable {
     }
 
     /// Runs a one-shot command (`check`, `test`, …) and returns its exit code and output.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String) {
+    /// Runs a command to its end. The wait happens on a thread of its own, not on the
+    /// test's cooperative pool (two cores here: two blocked waits would stall every fake
+    /// in the process, including the one the command is talking to).
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Int32, String), any Error>) in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try runBlocking(arguments, environment: environment) })
+            }
+        }
+    }
+
+    static func runBlocking(_ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments

@@ -60,7 +60,7 @@ import TaskBridgeTestSupport
 }
 
 @Suite struct CommandLineTests {
-    @Test func checkReportsEveryProblemWithItsLocationAndExits1() throws {
+    @Test func checkReportsEveryProblemWithItsLocationAndExits1() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-check-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir + "/rules", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -68,18 +68,18 @@ import TaskBridgeTestSupport
             .write(toFile: dir + "/taskbridge.json", atomically: true, encoding: .utf8)
         try #"{"rules": [{"id": "r", "sources": ["githb"], "events": ["push"], "when": {"path": "body.ref", "eqauls": "x"}, "do": [{"action": "task.create", "title": "{{ body.ref | lowr }}"}]}]}"#
             .write(toFile: dir + "/rules/a.json", atomically: true, encoding: .utf8)
-        let (code, output) = try BinaryProcess.run(["check", "--config", dir + "/taskbridge.json"])
+        let (code, output) = try await BinaryProcess.run(["check", "--config", dir + "/taskbridge.json"])
         #expect(code == 1)
         #expect(output.contains(#"\#(dir)/taskbridge.json: sources.github.maxBodyByts: unknown key "maxBodyByts" (did you mean "maxBodyBytes"?)"#))
         // The config is invalid, so rules are not read yet; fix it and check again.
         try #"{"sources": {"github": {"kind": "github", "secrets": [{"env": "X"}]}}, "targets": {"gc": {"kind": "groupchat", "token": {"env": "T"}}}}"#
             .write(toFile: dir + "/taskbridge.json", atomically: true, encoding: .utf8)
-        let (code2, output2) = try BinaryProcess.run(["check", "--config", dir + "/taskbridge.json"])
+        let (code2, output2) = try await BinaryProcess.run(["check", "--config", dir + "/taskbridge.json"])
         #expect(code2 == 1)
         #expect(output2.contains(#"\#(dir)/rules/a.json: rules[0].sources[0]: unknown source "githb" (did you mean "github"?); configured sources: github"#))
         #expect(output2.contains(#"\#(dir)/rules/a.json: rules[0].when.eqauls: unknown operator "eqauls" (did you mean "equals"?)"#))
         #expect(output2.contains(#"rules[0].do[0].title: unknown filter "lowr" (did you mean "lower"?)"#))
-        let (code3, output3) = try BinaryProcess.run(["check", "--config", Fixtures.repositoryRoot + "/config/taskbridge.json"])
+        let (code3, output3) = try await BinaryProcess.run(["check", "--config", Fixtures.repositoryRoot + "/config/taskbridge.json"])
         #expect(code3 == 0, "\(output3)")
     }
 
@@ -90,7 +90,7 @@ import TaskBridgeTestSupport
         defer { ws.remove() }
         let payload = ws.directory + "/alert.json"
         try Data(Fixtures.bytes("sentry/event_alert.triggered.json")).write(to: URL(fileURLWithPath: payload))
-        let (code, output) = try BinaryProcess.run(
+        let (code, output) = try await BinaryProcess.run(
             ["test", "--config", ws.configPath, "--source", "sentry", "--payload", payload, "--header", "Sentry-Hook-Resource: event_alert",
              "--explain"], environment: Workspace.environment)
         #expect(code == 0, "\(output)")
@@ -102,7 +102,7 @@ import TaskBridgeTestSupport
         #expect(output.contains("○ sentry-issue-task: event type event_alert.triggered is not in issue.created"))
         #expect(!output.contains("gck_fake_workspace_key"))
         #expect(fake.requests.isEmpty, "a dry run sends nothing")
-        let (jsonCode, json) = try BinaryProcess.run(
+        let (jsonCode, json) = try await BinaryProcess.run(
             ["test", "--config", ws.configPath, "--source", "sentry", "--payload", payload, "--header", "Sentry-Hook-Resource: event_alert", "--json"],
             environment: Workspace.environment)
         #expect(jsonCode == 0)

@@ -13,7 +13,7 @@ import TaskBridgeTestSupport
         try await fake.start()
         let ws = try Workspace(fakeURL: fake.baseURL)
         defer { ws.remove() }
-        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", ws.configPath], environment: Workspace.environment)
+        let (ok, okOut) = try await BinaryProcess.run(["check", "--live", "--config", ws.configPath], environment: Workspace.environment)
         #expect(ok == 0, "\(okOut)")
         #expect(okOut.contains("every literal name resolves"))
         #expect(!fake.requests.contains { $0.method != "GET" }, "the live check is read-only")
@@ -27,7 +27,7 @@ import TaskBridgeTestSupport
         """#.write(toFile: rules, atomically: true, encoding: .utf8)
         let typo = try Workspace(fakeURL: fake.baseURL, rules: [rules])
         defer { typo.remove() }
-        let (bad, out) = try BinaryProcess.run(["check", "--live", "--config", typo.configPath], environment: Workspace.environment)
+        let (bad, out) = try await BinaryProcess.run(["check", "--live", "--config", typo.configPath], environment: Workspace.environment)
         #expect(bad == 1)
         #expect(out.contains(#"\#(rules): rules[0].do[0].stage: stage "Reviw" not found in project Engineering (has: To do (todo), Doing (doing), In review (in_review), Done (done))"#), "\(out)")
         #expect(out.contains(#"\#(rules): rules[0].do[0].owner: member "Alan Turing" not found (has: Ada Lovelace, Grace Hopper)"#), "\(out)")
@@ -35,7 +35,7 @@ import TaskBridgeTestSupport
 
         var env = Workspace.environment
         env["E2E_GC_TOKEN"] = "gck_revoked"
-        let (denied, deniedOut) = try BinaryProcess.run(["check", "--live", "--config", ws.configPath], environment: env)
+        let (denied, deniedOut) = try await BinaryProcess.run(["check", "--live", "--config", ws.configPath], environment: env)
         #expect(denied == 1)
         #expect(deniedOut.contains("targets.groupchat: cannot read the workspace: GET /api/v1/projects answered 401"), "\(deniedOut)")
         #expect(!deniedOut.contains("gck_revoked"))
@@ -53,17 +53,17 @@ import TaskBridgeTestSupport
         var env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
                    "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
                    "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1"]
-        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        let (ok, okOut) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: env)
         #expect(ok == 0, "\(okOut)")
         #expect(okOut.contains("every agent token works"), "\(okOut)")
         #expect(groupchat.requests.contains { $0.path == "/api/v1/agent/me" && $0.status == 200 })
         env["GROUPCHAT_AGENT_TOKEN"] = "gca_revoked_token"
-        let (bad, badOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        let (bad, badOut) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: env)
         #expect(bad == 1)
         #expect(badOut.contains("agents.posthog-coder: GroupChat refused the agent token (401 on GET /api/v1/agent/me)"), "\(badOut)")
         #expect(!badOut.contains("gca_revoked_token"))
         env["GROUPCHAT_AGENT_TOKEN"] = nil
-        let (missing, missingOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        let (missing, missingOut) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: env)
         #expect(missing == 1)
         #expect(missingOut.contains("agents.posthog-coder: no agent token: environment variable GROUPCHAT_AGENT_TOKEN is not set"), "\(missingOut)")
         await groupchat.stop()
@@ -80,7 +80,7 @@ import TaskBridgeTestSupport
         let example = Fixtures.repositoryRoot + "/examples/feedback-summary"
         let env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
                    "ZYLON_BASE_URL": zylon.baseURL, "ZYLON_TOKEN": ZylonFake.token, "ZYLON_ORG": ZylonFake.orgSlug]
-        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: env)
+        let (ok, okOut) = try await BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: env)
         #expect(ok == 0, "\(okOut)")
         #expect(zylon.requests.contains { $0.path == "/api/v1/app/project/proj_feedback" })
         #expect(zylon.interactions.isEmpty, "the live check is read-only: no chat")
@@ -94,13 +94,13 @@ import TaskBridgeTestSupport
                 .replacingOccurrences(of: #""project": "proj_feedback""#, with: #""project": "\#(project)""#)
             try config.write(toFile: dir + "/taskbridge.json", atomically: true, encoding: .utf8)
             try FileManager.default.copyItem(atPath: example + "/rules.json", toPath: dir + "/rules.json")
-            let (code, out) = try BinaryProcess.run(["check", "--live", "--config", dir + "/taskbridge.json"], environment: env)
+            let (code, out) = try await BinaryProcess.run(["check", "--live", "--config", dir + "/taskbridge.json"], environment: env)
             #expect(code == 1)
             #expect(out.contains("rules.json: rules[0].do[0]: " + expected), "\(out)")
         }
         var badToken = env
         badToken["ZYLON_TOKEN"] = "zyl_wrong"
-        let (denied, deniedOut) = try BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: badToken)
+        let (denied, deniedOut) = try await BinaryProcess.run(["check", "--live", "--config", example + "/taskbridge.json"], environment: badToken)
         #expect(denied == 1)
         #expect(deniedOut.contains("targets.zylon: GET /api/v1/app/me answered 401"), "\(deniedOut)")
         #expect(!deniedOut.contains("zyl_wrong"))
@@ -118,17 +118,17 @@ import TaskBridgeTestSupport
         let config = Fixtures.repositoryRoot + "/examples/sentry-to-posthog/taskbridge.json"
         let env = ["GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
                    "POSTHOG_BASE_URL": posthog.baseURL, "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1"]
-        let (ok, okOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: env)
+        let (ok, okOut) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: env)
         #expect(ok == 0, "\(okOut)")
         #expect(posthog.requests.allSatisfy { $0.method == "GET" }, "the live check is read-only")
         var missing = env
         missing["POSTHOG_PROJECT_ID"] = "999"
-        let (code, out) = try BinaryProcess.run(["check", "--live", "--config", config], environment: missing)
+        let (code, out) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: missing)
         #expect(code == 1)
         #expect(out.contains("taskbridge.json: targets.posthog.projectId: project 999 not found"), "\(out)")
         var wrong = env
         wrong["POSTHOG_API_KEY"] = "phx_wrong"
-        let (denied, deniedOut) = try BinaryProcess.run(["check", "--live", "--config", config], environment: wrong)
+        let (denied, deniedOut) = try await BinaryProcess.run(["check", "--live", "--config", config], environment: wrong)
         #expect(denied == 1)
         #expect(deniedOut.contains("targets.posthog.token: PostHog refused the key (401"), "\(deniedOut)")
         #expect(!deniedOut.contains("phx_wrong"))

@@ -24,36 +24,36 @@ import TaskBridgeTestSupport
             let api = ["--url", "http://127.0.0.1:\(port)", "--token", "e2e-admin"]
 
             #expect(await eventually(20) {
-                let (_, out) = (try? BinaryProcess.run(["dlq", "list", "--json"] + direct)) ?? (1, "")
+                let (_, out) = (try? await BinaryProcess.run(["dlq", "list", "--json"] + direct)) ?? (1, "")
                 return out.contains("unknown project")
             })
             // Same view, three ways: direct on the data directory (beside the running
             // server), through the admin API, and as a table.
-            let (code, events) = try BinaryProcess.run(["events"] + direct)
+            let (code, events) = try await BinaryProcess.run(["events"] + direct)
             #expect(code == 0)
             #expect(events.contains(eventId))
             #expect(events.contains("widget.submitted"))
-            let (_, viaAPI) = try BinaryProcess.run(["events", "--json"] + api)
+            let (_, viaAPI) = try await BinaryProcess.run(["events", "--json"] + api)
             #expect(try JSONParser.parse(viaAPI)["events"]?.arrayValue?.first?["id"]?.stringValue == eventId)
-            let (_, detail) = try BinaryProcess.run(["events", eventId] + direct)
+            let (_, detail) = try await BinaryProcess.run(["events", eventId] + direct)
             #expect(try JSONParser.parse(detail)["jobs"]?.arrayValue?.first?["lastError"] == "unknown project \"Website\"; known: Engineering")
-            let (_, table) = try BinaryProcess.run(["dlq", "list"] + api)
+            let (_, table) = try await BinaryProcess.run(["dlq", "list"] + api)
             #expect(table.hasPrefix("JOB"))
             #expect(table.contains("widget-feedback-triage"))
 
             // Fix upstream, then retry every dead letter from the command line.
             fake.mutate { $0.projects.append(["id": "proj_web", "workspaceId": "ws_1", "name": "Website"]) }
-            let (retryCode, retried) = try BinaryProcess.run(["dlq", "retry", "--all", "--source", "widget"] + direct)
+            let (retryCode, retried) = try await BinaryProcess.run(["dlq", "retry", "--all", "--source", "widget"] + direct)
             #expect(retryCode == 0)
             #expect(retried.contains("1 dead letter(s) are due again"))
             #expect(await eventually(20) { fake.tasks.count == 1 })
 
             // Replay plans the event again through the current rules.
-            let (replayCode, replayed) = try BinaryProcess.run(["replay", eventId] + api)
+            let (replayCode, replayed) = try await BinaryProcess.run(["replay", eventId] + api)
             #expect(replayCode == 0)
             #expect(replayed.hasPrefix("planned 1 job(s): job_"))
             #expect(await eventually(20) { fake.tasks.count == 2 })
-            let (badCode, bad) = try BinaryProcess.run(["replay", "evt_missing"] + api)
+            let (badCode, bad) = try await BinaryProcess.run(["replay", "evt_missing"] + api)
             #expect(badCode != 0)
             #expect(bad.contains("no event evt_missing"))
             #expect(server.terminate() == 0)

@@ -9,7 +9,9 @@ import TaskBridgeTestSupport
 /// TaskBridge as a GroupChat agent, against the strict fakes of the Agent API, PostHog and
 /// Zylon: runs delegated in GroupChat are picked up, started, worked on the backend and
 /// completed (or failed) exactly once, and their transitions are events rules match.
-@Suite struct AgentRunTests {
+/// Serialized: each test runs a bridge, three fakes and agents polling fast; run side by
+/// side they would starve the rest of the suite on two cores.
+@Suite(.serialized) struct AgentRunTests {
     static let env = TestEnv.values.merging([
         "TEST_PH_TOKEN": PostHogFake.personalKey, "TEST_ZYLON_TOKEN": ZylonFake.token,
         "TEST_CODER_TOKEN": GroupChatFake.coderAgentToken, "TEST_TRIAGE_TOKEN": GroupChatFake.triageAgentToken,
@@ -24,7 +26,7 @@ import TaskBridgeTestSupport
             "groupchat": {"kind": "groupchat", "baseURL": "{{FAKE}}", "token": {"env": "TEST_GC_TOKEN"}, "defaultProject": "Engineering",
                           "retry": {"initialDelaySeconds": 0.02, "maxDelaySeconds": 0.2}},
             "posthog": {"kind": "posthog", "baseURL": "\(posthog)", "token": {"env": "TEST_PH_TOKEN"}, "projectId": 1, "timeoutSeconds": 5,
-                        "poll": {"initialSeconds": 0.05, "maxSeconds": 0.2}, "retry": {"initialDelaySeconds": 0.02, "maxDelaySeconds": 0.2}},
+                        "poll": {"initialSeconds": 0.1, "maxSeconds": 0.3}, "retry": {"initialDelaySeconds": 0.02, "maxDelaySeconds": 0.2}},
             "zylon": {"kind": "zylon", "baseURL": "\(zylon)", "token": {"env": "TEST_ZYLON_TOKEN"}, "org": "default",
                       "project": "proj_feedback", "timeoutSeconds": 5, "retry": {"initialDelaySeconds": 0.02, "maxDelaySeconds": 0.2}}
           },
@@ -225,7 +227,9 @@ import TaskBridgeTestSupport
     @Test func aZylonAgentRidesOutFlakyPollsAndNeverSendsAChatTwice() async throws {
         let groupchat = GroupChatFake(chaos: FakeChaos(serverError: 0.15, acceptedThenReset: 0.1), seed: 11)
         try await withAgents(groupchat: groupchat) { w in
-            w.zylon.setChaos(FakeChaos(serverError: 0.3, rateLimited: 0.2, retryAfterSeconds: 0, only: ["GET /api/v1/app/interaction/{id}"]))
+            // Zylon polls back off (2 s, 3 s, 4.5 s, …): the answer comes on the third poll.
+            w.zylon.script(.answer("Billing is slow because the export job holds a lock.", after: 3))
+            w.zylon.setChaos(FakeChaos(serverError: 0.3, rateLimited: 0.1, retryAfterSeconds: 0, only: ["GET /api/v1/app/interaction/{id}"]))
             let run = try w.delegate("Why is billing slow?", to: "agent-triage01", prompt: "Explain")
             #expect(await eventually(40) { w.status(run) == "FINISHED" })
             #expect(w.transitions(run).filter { $0 == "start" }.count == 1)
