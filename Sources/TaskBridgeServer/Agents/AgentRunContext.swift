@@ -162,6 +162,7 @@ struct AgentRunContext {
         calls.append(AgentCallRecord(runId: r.runId, atMillis: r.updatedAtMillis, api: "groupchat",
                                      request: "POST /api/v1/agent/runs/\(r.runId)/\(transition)", status: nil, latencyMillis: 0,
                                      response: "outcome unknown: the process stopped before the answer was saved; reconciled by reading the run"))
+        sentHere.insert(transition)  // noted once, however many reads the reconciling takes
     }
 
     mutating func start(_ r: inout AgentRunRecord) async -> Double {
