@@ -146,7 +146,7 @@ import TaskBridgeTestSupport
             let bodies = (w.groupchat.agentRun(run)?["activity"]?.arrayValue ?? []).compactMap { $0["body"]?.stringValue }
             #expect(bodies.last == answer)
             let input = try #require(record.backend.inputTokens), output = try #require(record.backend.outputTokens)
-            #expect(record.costUsd == (input * 3 + output * 15) / 1_000_000)
+            #expect(record.costUsd == (input * 3 + output * 15) / 1_000_000, "\(record.backend) \(String(describing: record.costUsd)) \(record.phase)")
             #expect(w.posthog.project()?.allTasks.isEmpty == true)
         }
     }

@@ -165,6 +165,30 @@ struct AgentBackendPlanTests {
         #expect(r.backend.answer == nil)
     }
 
+    @Test func whatElsePostHogsRunReportedReachesTheCompletion() {
+        var r = Self.record()
+        let output: JSONValue = [
+            "task": ["id": "ph-1", "slug": "DEF-3"], "run": ["id": "run-9", "status": "completed"],
+            "pr_url": "https://github.com/acme/api/pull/3",
+            "output": ["pr_url": "https://github.com/acme/api/pull/3", "commit_sha": "abc123", "files_changed": 2, "draft": false,
+                       "empty": "", "nested": ["ignored": true]],
+        ]
+        Self.posthog().absorb(step: 1, output: output, waitState: nil, into: &r)
+        #expect(r.backend.reported == ["commit_sha: abc123", "draft: false", "files_changed: 2"])
+        #expect(AgentRunMachine.completionBody(r) == """
+            Done. PostHog's coding agent opened a pull request: https://github.com/acme/api/pull/3
+
+            PostHog task DEF-3.
+
+            PostHog reported:
+            - commit_sha: abc123
+            - draft: false
+            - files_changed: 2
+            """)
+        // The record keeps it across a restart.
+        #expect(AgentRunRecord(json: r.json)?.backend.reported == r.backend.reported)
+    }
+
     @Test func zylonsAnswerAndTokenUsageAreRecorded() {
         let plan = Self.zylon()
         var r = Self.record("zylon")

@@ -100,7 +100,7 @@ public enum AgentRunMachine {
 
     /// What `/complete` says: the PR for PostHog, the answer for Zylon.
     public static func completionBody(_ r: AgentRunRecord) -> String {
-        let text: String
+        var text: String
         switch r.backendKind {
         case "zylon":
             let answer = r.backend.answer?.trimmingCharacters() ?? ""
@@ -111,6 +111,9 @@ public enum AgentRunMachine {
                 text = "Done. PostHog's coding agent opened a pull request: \(pr)\n\nPostHog task \(task)."
             } else {
                 text = "Done. PostHog's coding agent finished (PostHog task \(task)) without opening a pull request."
+            }
+            if !r.backend.reported.isEmpty {
+                text += "\n\nPostHog reported:\n" + r.backend.reported.map { "- " + $0 }.joined(separator: "\n")
             }
         }
         return clip(text)

@@ -52,6 +52,8 @@ public struct AgentRunRecord: Sendable, Hashable {
         public var prURL: String?
         /// Zylon's answer.
         public var answer: String?
+        /// What else PostHog's run put in its `output` (besides the PR), as `key: value` lines.
+        public var reported: [String] = []
         public var inputTokens: Double?
         public var outputTokens: Double?
         public init() {}
@@ -141,7 +143,7 @@ extension AgentRunRecord {
             "backend": [
                 "step": .number(Double(b.step)), "waitState": b.waitState ?? .null, "uncertain": .bool(b.uncertain),
                 "taskId": s(b.taskId), "taskSlug": s(b.taskSlug), "runId": s(b.runId), "status": s(b.status), "branch": s(b.branch),
-                "prURL": s(b.prURL), "answer": s(b.answer), "inputTokens": d(b.inputTokens), "outputTokens": d(b.outputTokens),
+                "prURL": s(b.prURL), "answer": s(b.answer), "reported": .array(b.reported.map(JSONValue.string)), "inputTokens": d(b.inputTokens), "outputTokens": d(b.outputTokens),
             ],
             "comments": .array(comments.map(JSONValue.string)), "summary": s(summary), "error": s(error), "costUsd": d(costUsd), "earlierTurnsCostUsd": d(earlierTurnsCostUsd),
             "pendingEvents": .array(pendingEvents.map(JSONValue.string)), "failures": .number(Double(failures)),
@@ -191,6 +193,7 @@ extension AgentRunRecord {
             backend.branch = b["branch"]?.stringValue
             backend.prURL = b["prURL"]?.stringValue
             backend.answer = b["answer"]?.stringValue
+            backend.reported = (b["reported"]?.arrayValue ?? []).prefix(10).compactMap(\.stringValue)
             backend.inputTokens = b["inputTokens"]?.numberValue
             backend.outputTokens = b["outputTokens"]?.numberValue
         }

@@ -95,6 +95,18 @@ public struct AgentBackendPlan: Sendable {
         }
         if let branch = output["branch"]?.stringValue, !branch.isEmpty { r.backend.branch = branch }
         if let pr = output["pr_url"]?.stringValue, !pr.isEmpty { r.backend.prURL = pr }
+        if let reported = output["output"]?.objectValue {
+            // PostHog's `output` is free-form ("PR URL, commit SHA, etc."): its other plain
+            // values go into the completion, bounded.
+            r.backend.reported = reported.keys.sorted().filter { $0 != "pr_url" }.compactMap { key -> String? in
+                switch reported[key] {
+                case .string(let v)?: return v.isEmpty ? nil : "\(key.prefix(40)): \(v.prefix(200))"
+                case .number(let n)?: return "\(key.prefix(40)): \(JSONWriter.format(number: n))"
+                case .bool(let b)?: return "\(key.prefix(40)): \(b)"
+                default: return nil
+                }
+            }.prefix(10).map { $0 }
+        }
         if let text = output["text"]?.stringValue {
             r.backend.answer = text
             r.backend.status = output["state"]?.stringValue ?? "Completed"
