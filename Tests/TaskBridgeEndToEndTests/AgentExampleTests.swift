@@ -54,7 +54,7 @@ import TaskBridgeTestSupport
             ]
             for (name, reached) in points {
                 #expect(await eventually(40) { reached() }, "\(name) not reached; log:\n\(server.log.suffix(3000))")
-                server.kill9()
+                await server.kill9()
                 server = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/data", environment: env)
                 web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             }
@@ -96,7 +96,7 @@ import TaskBridgeTestSupport
             let (lrc, listed) = try await BinaryProcess.run(["runs", "--state", "completed", "--config", dir + "/taskbridge.json", "--data-dir", dir + "/data"],
                                                       environment: env)
             #expect(lrc == 0 && runs.allSatisfy { listed.contains($0) }, "\(listed)")
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await posthog.stop()
         await groupchat.stop()

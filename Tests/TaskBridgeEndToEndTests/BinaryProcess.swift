@@ -78,15 +78,28 @@ final class BinaryProcess: @unchecked Sendable {
         return port
     }
 
-    func kill9() {
+    /// SIGKILL, and the wait for the exit on a thread of its own (see ``run(_:environment:)``).
+    func kill9() async {
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await exited()
     }
 
-    func terminate() -> Int32 {
+    /// SIGTERM, and the exit status once it has exited. The wait must not hold the test's
+    /// cooperative pool: a graceful shutdown may still be talking to an in-process fake.
+    func terminate() async -> Int32 {
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        await exited()
         return process.terminationStatus
+    }
+
+    private func exited() async {
+        let process = self.process
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                process.waitUntilExit()
+                continuation.resume()
+            }
+        }
     }
 
     func signal(_ s: Int32) { kill(process.processIdentifier, s) }

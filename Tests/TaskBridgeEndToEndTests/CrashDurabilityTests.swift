@@ -38,7 +38,7 @@ import TaskBridgeTestSupport
                 }
                 group.addTask {
                     _ = await eventually(60) { acknowledged.value.count >= 300 }
-                    server.kill9()
+                    await server.kill9()
                 }
             }
             let acked = acknowledged.value
@@ -67,7 +67,7 @@ import TaskBridgeTestSupport
             #expect(stored.count == total.count, "one event per delivery id, no more")
             #expect(Set(stored.compactMap { $0["dedupeKey"]?.stringValue }) == Set(total))
             #expect(Set(stored.compactMap { $0["id"]?.stringValue }) == Set(eventOf.values))
-            #expect(restarted.terminate() == 0)
+            #expect(await restarted.terminate() == 0)
         }
     }
 
@@ -102,7 +102,7 @@ import TaskBridgeTestSupport
             for share in [0.15, 0.35, 0.55, 0.75] {
                 let due = Int(Double(issues * 2) * share)
                 _ = await eventually(60) { Set(fake.workspace.applied).count >= due }
-                server.kill9()
+                await server.kill9()
                 // Distinct changes: an update re-sent after a kill is applied (and logged) again.
                 writesAtKill.append(Set(fake.workspace.applied).count)
                 server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
@@ -122,7 +122,7 @@ import TaskBridgeTestSupport
             let tasks = fake.tasks
             #expect(tasks.count == issues, "exactly one task per issue, whatever was interrupted")
             #expect(tasks.allSatisfy { $0["completed"] == true })
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
             await fake.stop()
         }
     }

@@ -46,7 +46,7 @@ import TaskBridgeTestSupport
                 return jobs["jobs"]?.arrayValue?.count == 1
             }
             try await Task.sleep(nanoseconds: 6_000_000_000)  // past the 5 s lease, before the 7 s answer
-            server.kill9()
+            await server.kill9()
             // The fake applied the create before it started waiting: the task exists.
             #expect(await eventually(5) { fake.tasks.count == 2 })
             fake.setChaos(.none)
@@ -60,7 +60,7 @@ import TaskBridgeTestSupport
             #expect(fake.tasks.count == 2, "exactly one task per issue: the interrupted create was reconciled, not re-sent")
             #expect(fake.requests("POST", "/api/v1/tasks").count <= 2, "the interrupted create was not sent again")
             #expect(server.log.contains("running a job alone"))
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await fake.stop()
     }
@@ -93,7 +93,7 @@ import TaskBridgeTestSupport
                     return jobs["jobs"]?.arrayValue?.count == 1
                 }
                 #expect(claimed, "crash \(crash): log:\n\(server.log.suffix(2000))")
-                server.kill9()
+                await server.kill9()
                 server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
                 web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             }
@@ -116,7 +116,7 @@ import TaskBridgeTestSupport
                 let (_, jobs) = try await web.get("/admin/api/jobs?state=succeeded", headers: admin)
                 return jobs["jobs"]?.arrayValue?.count == 1
             })
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await fake.stop()
     }

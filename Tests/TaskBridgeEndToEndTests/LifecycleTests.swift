@@ -21,7 +21,7 @@ import TaskBridgeTestSupport
                 _ = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue", requestID: "t\(i)"), body: body)
             }
             _ = await eventually(10) { fake.requests.contains { $0.method == "POST" } }
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
             #expect(server.log.contains("dispatcher stopped"))
             // No request may be cut off mid-flight by the shutdown.
             #expect(fake.requests.allSatisfy { $0.status != nil })
@@ -29,7 +29,7 @@ import TaskBridgeTestSupport
             _ = try await restarted.waitUntilListening()
             fake.setChaos(.none)
             #expect(await eventually(30) { fake.tasks.count == 20 })
-            #expect(restarted.terminate() == 0)
+            #expect(await restarted.terminate() == 0)
             #expect(fake.tasks.count == 20)
             await fake.stop()
         }
@@ -54,7 +54,7 @@ import TaskBridgeTestSupport
             try two.write(toFile: ws.directory + "/rules/r.json", atomically: true, encoding: .utf8)
             server.signal(SIGHUP)
             #expect(await eventually(10) { ((try? await web.get("/readyz").1["rules"]) ?? nil) == 2 })
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
     }
 }

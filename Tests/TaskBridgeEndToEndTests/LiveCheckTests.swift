@@ -8,11 +8,20 @@ import TaskBridgeTestSupport
 /// resolve; a typo in a stage, an unknown member and a bad token are each reported at
 /// their place, and the command exits 1.
 @Suite(.serialized) struct LiveCheckTests {
+    /// The e2e workspace's 2 s request timeout is for delivery tests; a live check's reads
+    /// of the in-process fake may wait longer while every suite starts at once.
+    static func patientTimeouts(_ ws: Workspace) throws {
+        let text = try String(contentsOfFile: ws.configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: #""timeoutSeconds": 2,"#, with: #""timeoutSeconds": 20,"#)
+            .write(toFile: ws.configPath, atomically: true, encoding: .utf8)
+    }
+
     @Test func liveCheckResolvesEveryLiteralName() async throws {
         let fake = GroupChatFake()
         try await fake.start()
         let ws = try Workspace(fakeURL: fake.baseURL)
         defer { ws.remove() }
+        try Self.patientTimeouts(ws)
         let (ok, okOut) = try await BinaryProcess.run(["check", "--live", "--config", ws.configPath], environment: Workspace.environment)
         #expect(ok == 0, "\(okOut)")
         #expect(okOut.contains("every literal name resolves"))
@@ -27,6 +36,7 @@ import TaskBridgeTestSupport
         """#.write(toFile: rules, atomically: true, encoding: .utf8)
         let typo = try Workspace(fakeURL: fake.baseURL, rules: [rules])
         defer { typo.remove() }
+        try Self.patientTimeouts(typo)
         let (bad, out) = try await BinaryProcess.run(["check", "--live", "--config", typo.configPath], environment: Workspace.environment)
         #expect(bad == 1)
         #expect(out.contains(#"\#(rules): rules[0].do[0].stage: stage "Reviw" not found in project Engineering (has: To do (todo), Doing (doing), In review (in_review), Done (done))"#), "\(out)")

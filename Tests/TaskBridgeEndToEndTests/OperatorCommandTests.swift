@@ -56,7 +56,7 @@ import TaskBridgeTestSupport
             let (badCode, bad) = try await BinaryProcess.run(["replay", "evt_missing"] + api)
             #expect(badCode != 0)
             #expect(bad.contains("no event evt_missing"))
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await fake.stop()
     }
@@ -73,7 +73,7 @@ import TaskBridgeTestSupport
             try rule.replacingOccurrences(of: "RULE", with: "b").write(toFile: ws.directory + "/rules/b.json", atomically: true, encoding: .utf8)
             #expect(await eventually(15) { ((try? await web.get("/readyz").1["rules"]) ?? nil) == 2 })
             #expect(server.log.contains("rule files changed"))
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
     }
 }

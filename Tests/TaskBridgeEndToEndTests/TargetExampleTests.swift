@@ -60,7 +60,7 @@ import TaskBridgeTestSupport
             // The job waits on PostHog's run, holding nothing: kill the process then.
             let waiting = try await eventually(20) { try await Self.jobs(web, "waiting").count == 1 }
             #expect(waiting, "log:\n\(server.log.suffix(3000))")
-            server.kill9()
+            await server.kill9()
             server = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/data", environment: env)
             web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             let done = try await eventually(40) { try await Self.jobs(web, "succeeded").count == 1 }
@@ -77,7 +77,7 @@ import TaskBridgeTestSupport
             #expect(task["stageId"] == "st_review")
             let description = task["description"]?.stringValue ?? ""
             #expect(description.contains("Pull request by PostHog's coding agent: https://github.com/acme/api/pull/"), "\(description)")
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await posthog.stop()
         await groupchat.stop()
@@ -109,7 +109,7 @@ import TaskBridgeTestSupport
             #expect(status == 202)
             let waiting = try await eventually(20) { try await Self.jobs(web, "waiting").count == 1 }
             #expect(waiting, "log:\n\(server.log.suffix(3000))")
-            server.kill9()
+            await server.kill9()
             server = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/data", environment: env)
             web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
             let done = try await eventually(60) { try await Self.jobs(web, "succeeded").count == 1 }
@@ -120,7 +120,7 @@ import TaskBridgeTestSupport
             #expect(task["projectId"] == "proj_web")
             #expect(task["description"]?.stringValue?.hasPrefix("A visitor cannot submit the signup form") == true)
             #expect(task["title"]?.stringValue == "Feedback: \(message)")
-            #expect(server.terminate() == 0)
+            #expect(await server.terminate() == 0)
         }
         await zylon.stop()
         await groupchat.stop()

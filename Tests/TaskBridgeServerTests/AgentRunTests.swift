@@ -227,11 +227,12 @@ import TaskBridgeTestSupport
     @Test func aZylonAgentRidesOutFlakyPollsAndNeverSendsAChatTwice() async throws {
         let groupchat = GroupChatFake(chaos: FakeChaos(serverError: 0.15, acceptedThenReset: 0.1), seed: 11)
         try await withAgents(groupchat: groupchat) { w in
-            // Zylon polls back off (2 s, 3 s, 4.5 s, …): the answer comes on the third poll.
-            w.zylon.script(.answer("Billing is slow because the export job holds a lock.", after: 3))
+            // Zylon polls back off (2 s, 3 s, 4.5 s, 6.75 s, …, failed ones too): the answer is
+            // ready from the first poll, so a few failed polls still end in seconds.
+            w.zylon.script(.answer("Billing is slow because the export job holds a lock.", after: 1))
             w.zylon.setChaos(FakeChaos(serverError: 0.3, rateLimited: 0.1, retryAfterSeconds: 0, only: ["GET /api/v1/app/interaction/{id}"]))
             let run = try w.delegate("Why is billing slow?", to: "agent-triage01", prompt: "Explain")
-            #expect(await eventually(40) { w.status(run) == "FINISHED" })
+            #expect(await eventually(60) { w.status(run) == "FINISHED" }, "\(w.transitions(run)) \(w.zylon.requests.map { "\($0.method) \($0.path) \($0.status ?? 0)" })")
             #expect(w.transitions(run).filter { $0 == "start" }.count == 1)
             #expect(w.transitions(run).filter { $0 == "complete" || $0 == "error" }.count == 1)
             #expect(w.zylon.interactions.count == 1)

@@ -95,10 +95,15 @@ import TaskBridgeCore
         // The pre-serialized body is the body.
         #expect(batch.serializedBody == JSONWriter.serialize(try #require(batch.body)))
         #expect(batch.body?["operations"]?.arrayValue?.count == 3)
+        // Each queued update gets the record of its own operation. (Which operation is
+        // which position depends on the order the three concurrent steps queued in.)
+        let operations = try #require(batch.body?["operations"]?.arrayValue)
         for i in 1...3 {
-            let op = try #require(batch.body?["operations"]?[i - 1])
-            #expect(record(results[i]) == "POST /api/v1/tasks/batch [operation \(i) of 3] " + JSONWriter.serialize(op))
+            let r = try #require(record(results[i]))
+            let n = try #require(operations.firstIndex { r.hasSuffix("] " + JSONWriter.serialize($0)) }, "\(r)")
+            #expect(r == "POST /api/v1/tasks/batch [operation \(n + 1) of 3] " + JSONWriter.serialize(operations[n]))
         }
+        #expect(Set((1...3).compactMap { record(results[$0]) }).count == 3, "three different records")
     }
 
     @Test func summariesOnlyWhenNoJobNeedsTheWholeTask() async throws {
