@@ -344,8 +344,12 @@ import TaskBridgeTestSupport
                 return coder?["problem"]?.stringValue?.contains("GroupChat refused the agent token (401)") == true
             })
             let run = try w.delegate("Nobody picks me up")
-            try await Task.sleep(nanoseconds: 800_000_000)
+            try await Task.sleep(nanoseconds: 2_500_000_000)
             #expect(w.status(run) == "PENDING")
+            // Retries held back by the pause still name the refusal, not a vaguer error.
+            let agents = try await w.admin("agents")
+            let problem = agents["agents"]?.arrayValue?.first { $0["name"] == "coder" }?["problem"]?.stringValue ?? ""
+            #expect(problem.hasPrefix("agent coder: GroupChat refused the agent token (401)"), "\(problem)")
         }
     }
 

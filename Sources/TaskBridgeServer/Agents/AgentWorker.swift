@@ -114,7 +114,8 @@ final class AgentWorker: Sendable {
                 }
                 retryAfter = Self.retryAfter(answer)
             } catch {
-                problem = "agent \(name): cannot reach GroupChat: \(error.reason)"
+                // Held back by the pause a refusal started: the refusal is still the problem.
+                problem = error.deferSeconds != nil ? (lastProblem ?? error.reason) : "agent \(name): cannot reach GroupChat: \(error.reason)"
                 retryAfter = error.deferSeconds
             }
             failures += 1
