@@ -353,6 +353,28 @@ import TaskBridgeTestSupport
         }
     }
 
+    @Test func aNewAgentTokenLoadedOnReloadIsUsedAtOnce() async throws {
+        let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("tb-agent-token-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        try "gca_revoked_token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let zylon = ZylonFake(), posthog = PostHogFake(), groupchat = GroupChatFake()
+        try await zylon.start()
+        try await posthog.start()
+        let config = Self.config(posthog: posthog.baseURL, zylon: zylon.baseURL)
+            .replacingOccurrences(of: #""token": {"env": "TEST_CODER_TOKEN"}"#, with: #""token": {"file": "\#(tokenFile)"}"#)
+        try await withBridge(config: config, env: Self.env, fake: groupchat, dispatcher: true) { bridge in
+            let w = World(bridge: bridge, groupchat: groupchat, posthog: posthog, zylon: zylon)
+            #expect(await eventually { groupchat.requests.contains { $0.path == "/api/v1/agent/me" && $0.status == 401 } })
+            let run = try w.delegate("After the rotation")
+            // The operator rotates the token file and reloads (SIGHUP): the agent starts working.
+            try GroupChatFake.coderAgentToken.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+            await RuleReloader(runtime: bridge.runtime).reload(reason: "test")
+            #expect(await eventually(10) { w.status(run) == "FINISHED" }, "\(w.transitions(run))")
+        }
+        await zylon.stop()
+        await posthog.stop()
+    }
+
     func withBridgeUsing(env: [String: String], _ body: @Sendable (World) async throws -> Void) async throws {
         let zylon = ZylonFake(), posthog = PostHogFake(), groupchat = GroupChatFake()
         try await zylon.start()

@@ -60,6 +60,7 @@ final class AgentWorker: Sendable {
     func reloadCredentials() -> String? {
         guard let api, case .value(let token)? = config.token.map(runtime.secrets.resolve), api.replaceToken(token) else { return nil }
         let resumed = api.gate.resumeAuthentication()
+        wake.signal()  // whoever waits on a refused token tries the new one now
         return "agent \(name): new token loaded" + (resumed ? "; runs resume" : "")
     }
 
@@ -89,8 +90,9 @@ final class AgentWorker: Sendable {
         }
     }
 
-    /// `GET /agent/me`, until it answers (a refused token is logged once per change and
-    /// retried every minute: it may be replaced).
+    /// `GET /agent/me`, until it answers. A refused token is logged once per change and
+    /// pauses the agent's gate, which lets one try through after 30 s, doubling to 10 min;
+    /// a reload that brings a new token resumes it and tries at once.
     func learnIdentity(_ api: GroupChatAgentClient) async -> Bool {
         var failures = 0
         var lastProblem: String?
@@ -122,8 +124,10 @@ final class AgentWorker: Sendable {
             if problem != lastProblem { logger.error("\(problem)") }
             lastProblem = problem
             runtime.agentStatus.update(name) { $0.problem = problem }
-            let delay = max(AgentRunMachine.retryDelay(failures: failures, retryAfter: retryAfter, random: random()), failures > 6 ? 60 : 0)
-            try? await Task.sleep(nanoseconds: delay.sleepNanoseconds(atMost: 3_600))
+            // At most a minute (a try held back by the gate's pause costs nothing); a reload
+            // that brings a new token wakes it at once.
+            let delay = min(60, max(AgentRunMachine.retryDelay(failures: failures, retryAfter: retryAfter, random: random()), failures > 6 ? 60 : 0))
+            await wake.wait(upTo: delay)
         }
         return false
     }
