@@ -3,8 +3,7 @@
 extension ConfigParser {
     static func readAgents(_ node: JSONNode, into config: inout TaskBridgeConfig) {
         guard let o = node.object(allowed: Array(node.value.objectValue?.keys ?? [:].keys)) else { return }
-        for name in o.members.keys.sorted() {
-            let agentNode = o.node(name)!
+        for (name, agentNode) in o.children {
             if !isValidName(name) {
                 agentNode.report("agent name \"\(name)\" must be letters, digits, \"-\" or \"_\"")
                 continue

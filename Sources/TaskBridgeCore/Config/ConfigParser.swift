@@ -33,8 +33,7 @@ public enum ConfigParser {
         }
         if let n = root.required("sources"), let o = n.object(allowed: Array(n.value.objectValue?.keys ?? [:].keys)) {
             if o.members.isEmpty { o.report("define at least one source") }
-            for name in o.members.keys.sorted() {
-                let sourceNode = o.node(name)!
+            for (name, sourceNode) in o.children {
                 if !isValidName(name) {
                     sourceNode.report("source name \"\(name)\" must be letters, digits, \"-\" or \"_\" (it becomes the URL path /hooks/\(name))")
                     continue
@@ -50,8 +49,7 @@ public enum ConfigParser {
                                  + "a body that size could never be buffered, so raise it to at least \(largest.maxBodyBytes)")
         }
         if let n = root.node("targets"), let o = n.object(allowed: Array(n.value.objectValue?.keys ?? [:].keys)) {
-            for name in o.members.keys.sorted() {
-                let targetNode = o.node(name)!
+            for (name, targetNode) in o.children {
                 if !isValidName(name) {
                     targetNode.report("target name \"\(name)\" must be letters, digits, \"-\" or \"_\"")
                     continue

@@ -142,6 +142,11 @@ public struct JSONObjectNode {
         members[key].map { JSONNode(value: $0, path: PathText.child(path, key), sink: sink) }
     }
 
+    /// Every member as a node, in key order (for maps of named things: sources, targets, agents).
+    public var children: [(name: String, node: JSONNode)] {
+        members.keys.sorted().map { ($0, JSONNode(value: members[$0] ?? .null, path: PathText.child(path, $0), sink: sink)) }
+    }
+
     /// Like ``node(_:)`` but reports the key as missing.
     public func required(_ key: String) -> JSONNode? {
         if let n = node(key) { return n }
