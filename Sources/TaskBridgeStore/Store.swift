@@ -1,8 +1,9 @@
 import TaskBridgeCore
 
-/// Durable state: events, jobs and their attempts, links, and rule versions. SQLite is
-/// the embedded implementation; the protocol is what a PostgreSQL store implements for
-/// multi-replica deployments.
+/// Durable state: events, jobs and their attempts, links, rule versions and agent runs.
+/// SQLite (``SQLiteStore``) is the embedded single-process implementation; PostgreSQL
+/// (``PostgresStore``) is shared by any number of replicas. Both pass one conformance
+/// suite (`StoreConformanceTests`).
 public protocol Store: Sendable {
     /// Commits the event and its planned jobs atomically, or reports the first event
     /// with the same dedupe key. Returns only after the commit is durable.
@@ -71,7 +72,33 @@ public protocol Store: Sendable {
     func agentSpendUsd(agent: String, sinceMillis: Int64) async throws -> Double
     func agentRunCounts() async throws -> [AgentRunCount]
 
+    // MARK: Several processes
+
+    /// Several processes may use this store at once (PostgreSQL replicas). Start-up
+    /// recovery then takes back only jobs whose lease expired: a running job may belong
+    /// to a live replica.
+    var isShared: Bool { get }
+    /// Calls `onWork` whenever another process commits work (new jobs, a retry, a
+    /// replay), until cancelled, so idle dispatchers wake without polling. A store
+    /// without such a channel returns at once; the dispatcher's poll interval is the
+    /// fallback either way.
+    func listenForWork(_ onWork: @escaping @Sendable () -> Void) async
+    /// Runs `body` while this process is the only one running it under `name` (one
+    /// agent's runs, say): it waits while another process holds the name, and `body` is
+    /// cancelled if the hold is lost. A single-process store runs `body` at once.
+    func runExclusively(_ name: String, _ body: @escaping @Sendable () async -> Void) async
+
+    /// Jobs not yet finished (pending, running or waiting).
+    func openJobCount() async throws -> Int
+    /// The schema version the database is at (what `taskbridge migrate` reports).
+    func schemaVersion() async throws -> Int
     /// Readiness: a write transaction can be opened.
     func checkWritable() async -> Bool
     func close() async throws
+}
+
+extension Store {
+    public var isShared: Bool { false }
+    public func listenForWork(_ onWork: @escaping @Sendable () -> Void) async {}
+    public func runExclusively(_ name: String, _ body: @escaping @Sendable () async -> Void) async { await body() }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import TaskBridgeCore
@@ -47,17 +48,19 @@ struct OpsOptions: ParsableArguments {
         }
         let loaded = try config.load()
         let dir = data.resolve(loaded.config)
-        guard FileManager.default.fileExists(atPath: dir + "/" + SQLiteStore.fileName) else {
-            printError("no TaskBridge database in \(dir); pass --data-dir, or --url to use a running service's admin API")
+        let store: any Store
+        do {
+            store = try await StoreOpener.open(loaded.config.storage, dataDirectory: dir, role: .tool, logger: Logger(label: "taskbridge.tool"))
+        } catch {
+            printError("\(error)")
             throw ExitCode(1)
         }
-        let store = try await SQLiteStore.open(dataDirectory: dir, synchronous: loaded.config.storage.synchronous, exclusive: false)
         return DirectBackend(store: store, loaded: loaded)
     }
 }
 
 struct DirectBackend: OpsBackend {
-    let store: SQLiteStore
+    let store: any Store
     let loaded: ConfigLoader.Loaded
 
     func time(_ q: [String: String], _ key: String) throws -> Int64? {

@@ -49,11 +49,11 @@ struct ServeCommand: AsyncParsableCommand {
         let dataDir = data.resolve(settings)
         let listenPort = resolvedPort
 
-        let store: SQLiteStore
+        let store: any Store
         do {
-            store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: settings.storage.synchronous, logger: logger)
+            store = try await StoreOpener.open(settings.storage, dataDirectory: dataDir, role: .server, logger: logger)
         } catch {
-            printError("cannot open the event store in \(dataDir): \(error)")
+            printError("cannot open the event store in \(StoreOpener.describe(settings.storage, dataDirectory: dataDir)): \(error)")
             throw ExitCode(1)
         }
         let runtime = TaskBridgeRuntime(loaded: loaded, store: store, logger: logger)
@@ -61,7 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = buildApplication(runtime: runtime, options: AppOptions(host: host, port: listenPort)) { channel in
             logger.notice("TaskBridge listening", metadata: [
                 "address": "http://\(host):\(channel.localAddress?.port ?? listenPort)\(settings.server.pathPrefix)",
-                "config": "\(loaded.configPath)", "data_dir": "\(dataDir)", "rules": "\(loaded.rules.rules.count)",
+                "config": "\(loaded.configPath)", "store": "\(settings.storage.kind.rawValue) \(StoreOpener.describe(settings.storage, dataDirectory: dataDir))", "rules": "\(loaded.rules.rules.count)",
                 "sources": "\(settings.sources.keys.sorted().joined(separator: ","))",
             ])
         }

@@ -4,8 +4,8 @@ import TaskBridgeCore
 @testable import TaskBridgeStore
 
 @Suite struct IngestTests {
-    @Test func storesEventAndJobsAndReportsRepeats() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func storesEventAndJobsAndReportsRepeats(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             let first = try await store.ingest(event("evt_a", key: "d-1", jobs: [job("r1"), job("r2")]))
             #expect(first == IngestOutcome(eventId: "evt_a", duplicate: false, jobsPlanned: 2))
             let again = try await store.ingest(event("evt_b", key: "d-1", jobs: [job("r1")]))
@@ -16,16 +16,16 @@ import TaskBridgeCore
         }
     }
 
-    @Test func sameKeyFromDifferentSourcesIsNotADuplicate() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func sameKeyFromDifferentSourcesIsNotADuplicate(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("evt_a", source: "github", key: "k"))
             let other = try await store.ingest(event("evt_b", source: "sentry", key: "k"))
             #expect(other.duplicate == false)
         }
     }
 
-    @Test func eventsWithoutDedupeKeyNeverCollide() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func eventsWithoutDedupeKeyNeverCollide(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             for i in 0..<5 { #expect(try await store.ingest(event("evt_\(i)", source: "widget", key: nil)).duplicate == false) }
             #expect(try await store.listEvents(EventFilter()).count == 5)
         }
@@ -33,8 +33,8 @@ import TaskBridgeCore
 
     /// 200 concurrent deliveries of one key: exactly one event and one set of jobs, and
     /// every caller is told the same id.
-    @Test func concurrentDuplicatesStoreExactlyOne() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func concurrentDuplicatesStoreExactlyOne(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             let outcomes = try await withThrowingTaskGroup(of: IngestOutcome.self) { group in
                 for i in 0..<200 { group.addTask { try await store.ingest(event("evt_\(i)", key: "same", jobs: [job()])) } }
                 return try await group.reduce(into: [IngestOutcome]()) { $0.append($1) }
@@ -61,7 +61,7 @@ import TaskBridgeCore
     }
 
     @Test func aSecondServerOnTheSameDataDirectoryIsRefused() async throws {
-        try await withStore { _, dir async throws in
+        try await withSQLiteStore { _, dir async throws in
             do {
                 _ = try await SQLiteStore.open(dataDirectory: dir)
                 Issue.record("a second exclusive open succeeded")
@@ -74,8 +74,8 @@ import TaskBridgeCore
         }
     }
 
-    @Test func storesTheRawBodyByteForByte() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func storesTheRawBodyByteForByte(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             var e = event("evt_raw", key: "k")
             e.body = [0x7B, 0x20, 0x22, 0xC3, 0xA9, 0x22, 0x3A, 0x31, 0x7D, 0x0A]
             _ = try await store.ingest(e)

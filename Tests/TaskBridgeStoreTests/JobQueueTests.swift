@@ -5,16 +5,16 @@ import TaskBridgeTestSupport
 @testable import TaskBridgeStore
 
 @Suite struct JobQueueTests {
-    func claim(_ store: SQLiteStore, owner: String = "w1", now: Int64 = 10_000, lease: Int64 = 60_000, limit: Int = 100) async throws -> [ClaimedJob] {
+    func claim(_ store: any Store, owner: String = "w1", now: Int64 = 10_000, lease: Int64 = 60_000, limit: Int = 100) async throws -> [ClaimedJob] {
         try await store.claimJobs(target: "gc", limit: limit, owner: owner, nowMillis: now, leaseMillis: lease)
     }
 
-    func succeed(_ store: SQLiteStore, _ j: ClaimedJob, owner: String = "w1", now: Int64 = 10_001) async throws {
+    func succeed(_ store: any Store, _ j: ClaimedJob, owner: String = "w1", now: Int64 = 10_001) async throws {
         #expect(try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .succeeded(outputs: [:]), nowMillis: now)))
     }
 
-    @Test func onlyTheHeadOfEachOrderingKeyIsClaimable() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func onlyTheHeadOfEachOrderingKeyIsClaimable(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", key: "issue:1")]))
             _ = try await store.ingest(event("e2", key: "2", at: 2, jobs: [job("b", key: "issue:1")]))
             _ = try await store.ingest(event("e3", key: "3", at: 3, jobs: [job("c", key: "issue:2")]))
@@ -27,8 +27,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func aRetryingJobHoldsItsKeyAndADeadOneReleasesIt() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aRetryingJobHoldsItsKeyAndADeadOneReleasesIt(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", key: "k")]))
             _ = try await store.ingest(event("e2", key: "2", at: 2, jobs: [job("b", key: "k")]))
             let a = try #require(try await claim(store).first)
@@ -46,8 +46,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func anExpiredLeaseIsTakenBackAsAnUncertainSuspectAndTheOldClaimCannotWrite() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func anExpiredLeaseIsTakenBackAsAnUncertainSuspectAndTheOldClaimCannotWrite(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let held = try #require(try await claim(store, owner: "old", now: 10_000, lease: 5_000).first)
             #expect(held.uncertain == false)
@@ -67,8 +67,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func aRenewedLeaseIsNotTakenBack() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aRenewedLeaseIsNotTakenBack(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let held = try #require(try await claim(store, now: 10_000, lease: 5_000).first)
             #expect(try await store.renewLeases([LeaseRef(jobSeq: held.seq, fence: held.fence)], untilMillis: 20_000, nowMillis: 14_000) == [held.seq])
@@ -80,8 +80,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func orphansOfADeadProcessAreResumedAsUncertainSuspects() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func orphansOfADeadProcessAreResumedAsUncertainSuspects(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             _ = try await claim(store)
             #expect(try await store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: 3, nowMillis: 10_500) == RecoveryResult(suspects: 1))
@@ -91,8 +91,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func aJobThatKeepsCrashingTheProcessWhileAloneBecomesADeadLetter() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aJobThatKeepsCrashingTheProcessWhileAloneBecomesADeadLetter(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job("poison")]))
             _ = try await store.ingest(event("e2", key: "2", jobs: [job("innocent")]))
             // Both are in flight when the process dies: both become suspects, crashes = 1.
@@ -120,8 +120,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func aDeferredJobWaitsWithoutSpendingAnAttempt() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aDeferredJobWaitsWithoutSpendingAnAttempt(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let j = try #require(try await claim(store, now: 10_000).first)
             #expect(try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence,
@@ -136,8 +136,8 @@ import TaskBridgeTestSupport
 
     /// A step waiting on the upstream holds no lease, keeps its ordering key, is due
     /// again at its poll time and hands its poll state back; progress clears it.
-    @Test func aWaitingJobIsClaimedAtItsPollTimeWithItsState() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aWaitingJobIsClaimedAtItsPollTimeWithItsState(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job("run", key: "k")]))
             _ = try await store.ingest(event("e2", key: "2", jobs: [job("later", key: "k")]))
             let j = try #require(try await claim(store, now: 10_000).first)
@@ -162,8 +162,8 @@ import TaskBridgeTestSupport
 
     /// A dead letter that waited on an upstream job is retried afresh (its run failed:
     /// following it again would fail again); a pending one keeps what it follows.
-    @Test func retryingADeadLetterForgetsWhatItWaitedOn() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func retryingADeadLetterForgetsWhatItWaitedOn(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             for i in 0..<3 { _ = try await store.ingest(event("e\(i)", key: "\(i)", jobs: [job("r\(i)")])) }
             let state: JSONValue = ["phase": "poll", "task": "t1", "run": "r1"]
             for j in try await claim(store, now: 10_000) {
@@ -184,8 +184,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func aReplayPlansANewGeneration() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func aReplayPlansANewGeneration(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             #expect(try await claim(store).first?.generation == 0)
             _ = try await store.addJobs(eventId: "e1", jobs: [job()], nowMillis: 10_100)
@@ -194,8 +194,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func progressKeepsOutputsAndResetsAttempts() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func progressKeepsOutputsAndResetsAttempts(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", jobs: [job()]))
             let j = try #require(try await claim(store).first)
             _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .retry(atMillis: 10_000, error: "x", uncertain: true), nowMillis: 10_000))
@@ -222,8 +222,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func manualAndBulkRetriesMakeDeadLettersDue() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func manualAndBulkRetriesMakeDeadLettersDue(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             for i in 0..<3 { _ = try await store.ingest(event("e\(i)", key: "\(i)", jobs: [job("r\(i)")])) }
             for j in try await claim(store) {
                 _ = try await store.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .dead(error: "gone"), nowMillis: 10_001))
@@ -236,8 +236,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func replayAddsJobsToAnExistingEvent() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func replayAddsJobsToAnExistingEvent(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1"))
             #expect(try await store.eventDetail(id: "e1")?.event.status == "unmatched")
             let ids = try await store.addJobs(eventId: "e1", jobs: [job("late")], nowMillis: 30_000)
@@ -247,8 +247,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func pruningKeepsDeadLettersAndRecentEvents() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func pruningKeepsDeadLettersAndRecentEvents(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("old-done", key: "1", at: 1_000, jobs: [job("a")]))
             _ = try await store.ingest(event("old-dead", key: "2", at: 1_000, jobs: [job("b")]))
             _ = try await store.ingest(event("old-unmatched", key: "3", at: 1_000))
@@ -266,8 +266,8 @@ import TaskBridgeTestSupport
         }
     }
 
-    @Test func queueStatsCountStatesAndDueJobs() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func queueStatsCountStatesAndDueJobs(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             _ = try await store.ingest(event("e1", key: "1", at: 1_000, jobs: [job("a"), job("b", target: "other")]))
             let stats = try await store.queueStats(nowMillis: 4_000)
             #expect(stats.jobsByState == ["pending": 2])
@@ -282,8 +282,8 @@ import TaskBridgeTestSupport
     /// A read that starts after a commit must see it, even while other reads are in
     /// flight (two statements on one SQLite connection would share an older snapshot:
     /// a dispatcher then missed a link committed a moment before).
-    @Test func readsSeeEveryEarlierCommitWhileOtherReadsRun() async throws {
-        try await withStore { store, _ async throws in
+    @Test(arguments: TestBackend.all) func readsSeeEveryEarlierCommitWhileOtherReadsRun(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
             for i in 0..<400 { _ = try await store.ingest(event("bulk\(i)", key: "b\(i)", jobs: [job("x\(i)")])) }
             let stop = Locked(false)
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -25,12 +25,7 @@ public enum ConfigParser {
         guard let root = node.object(allowed: ["$schema", "server", "storage", "sources", "targets", "rules",
                                                "admin", "delivery", "retention", "logging", "agents"]) else { return config }
         if let n = root.node("server") { config.server = readServer(n) }
-        if let n = root.node("storage"), let o = n.object(allowed: ["dataDir", "synchronous"]) {
-            config.storage.dataDir = o.string("dataDir")
-            if let s = o.node("synchronous")?.oneOf([("full", StorageSettings.Synchronous.full), ("normal", .normal)]) {
-                config.storage.synchronous = s
-            }
-        }
+        if let n = root.node("storage") { config.storage = readStorage(n) }
         if let n = root.required("sources"), let o = n.object(allowed: Array(n.value.objectValue?.keys ?? [:].keys)) {
             if o.members.isEmpty { o.report("define at least one source") }
             for (name, sourceNode) in o.children {

@@ -43,10 +43,25 @@ public struct ServerSettings: Sendable {
 
 public struct StorageSettings: Sendable {
     public enum Synchronous: String, Sendable { case full, normal }
+    /// SQLite is the embedded single-process store; PostgreSQL lets any number of
+    /// replicas share one database.
+    public enum Kind: String, Sendable, CaseIterable { case sqlite, postgres }
+    /// How the PostgreSQL connection uses TLS: `prefer` tries it and falls back to
+    /// plain TCP (a loopback or socket server); `require` refuses plain TCP.
+    public enum TLSMode: String, Sendable, CaseIterable { case disable, prefer, require }
+
+    public var kind = Kind.sqlite
     public var dataDir: String?
     /// `full` fsyncs every commit (survives power loss); `normal` survives process
-    /// crashes only.
+    /// crashes only. SQLite only.
     public var synchronous = Synchronous.full
+    /// PostgreSQL: the connection URL (`postgres://user:password@host:5432/db`), a secret
+    /// because it usually holds the password.
+    public var url: SecretReference?
+    /// PostgreSQL: connections per process.
+    public var poolSize = 10
+    public var tls = TLSMode.prefer
+    public var connectTimeoutSeconds = 10.0
     public init() {}
 }
 

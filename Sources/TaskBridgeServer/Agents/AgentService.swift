@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import TaskBridgeCore
+import TaskBridgeStore
 import TaskBridgeTargets
 
 /// Runs one ``AgentWorker`` per configured agent. It shares the dispatcher's HTTP client
@@ -10,6 +11,7 @@ import TaskBridgeTargets
 /// action, and a call cut short is reconciled on the next start.
 public final class AgentService: Service, Sendable {
     let workers: [AgentWorker]
+    let store: any Store
     let logger: Logger
 
     public init(runtime: TaskBridgeRuntime, dispatcher: Dispatcher) {
@@ -18,6 +20,7 @@ public final class AgentService: Service, Sendable {
             return AgentWorker(config: agent, runtime: runtime, client: dispatcher.client, backend: dispatcher.targets[agent.backend.target])
         }
         self.workers = workers
+        self.store = runtime.store
         self.logger = runtime.logger
         let logger = runtime.logger
         runtime.onReload {
@@ -30,7 +33,9 @@ public final class AgentService: Service, Sendable {
         // Graceful shutdown cancels the workers, which interrupts their waits.
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for w in workers { group.addTask { await w.run() } }
+                // One replica works an agent's runs at a time (a shared store hands the
+                // agent to another replica when this one stops or dies).
+                for w in workers { group.addTask { await self.store.runExclusively("agent \(w.config.name)") { await w.run() } } }
             }
         }
         logger.info("agent runners stopped")

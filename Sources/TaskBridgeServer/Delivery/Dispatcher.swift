@@ -63,8 +63,12 @@ public final class Dispatcher: Service, Sendable {
     public func run() async throws {
         let recovered: RecoveryResult
         do {
-            recovered = try await runtime.store.recoverJobs(expiredBeforeMillis: nil, maxCrashes: settings.maxCrashes,
-                                                            nowMillis: WallClock.nowMillis())
+            // Alone on its store, this process takes back every running job a previous
+            // run left; on a shared store a running job may be a live replica's, so only
+            // expired leases are taken back (by the lease keeper, from then on).
+            let now = WallClock.nowMillis()
+            recovered = try await runtime.store.recoverJobs(expiredBeforeMillis: runtime.store.isShared ? now : nil,
+                                                            maxCrashes: settings.maxCrashes, nowMillis: now)
         } catch {
             try? await client.shutdown()
             throw error
@@ -73,6 +77,9 @@ public final class Dispatcher: Service, Sendable {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.keeper.run { self.reportRecovered($0, atStart: false) } }
+                // Work committed by other replicas (a shared store) wakes this one too.
+                let wake = self.runtime.wake
+                group.addTask { await self.runtime.store.listenForWork { wake.signal() } }
                 await self.claimLoop(group: &group)
                 await self.drain()
                 group.cancelAll()

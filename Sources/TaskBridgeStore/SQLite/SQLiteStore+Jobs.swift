@@ -111,9 +111,9 @@ extension SQLiteStore {
             ruleVersion: row.column("rule_version")?.string ?? "",
             target: row.column("target")?.string ?? "",
             orderingKey: row.column("ordering_key")?.string,
-            captures: stringMap(row.column("captures")?.string),
+            captures: StoreJSON.stringMap(row.column("captures")?.string),
             step: row.column("step")?.integer ?? 0,
-            outputs: jsonObject(row.column("outputs")?.string),
+            outputs: StoreJSON.jsonObject(row.column("outputs")?.string),
             attempts: row.column("attempts")?.integer ?? 0,
             firstDueAtMillis: Int64(row.column("first_due_at")?.integer ?? 0),
             uncertain: (row.column("uncertain")?.integer ?? 0) != 0,
@@ -211,24 +211,16 @@ extension SQLiteStore {
             dedupeKey: row.column("dedupe_key")?.string,
             receivedAtMillis: Int64(row.column("received_at")?.integer ?? 0),
             clientIP: row.column("client_ip")?.string,
-            headers: stringMap(row.column("headers")?.string),
+            headers: StoreJSON.stringMap(row.column("headers")?.string),
             contentType: row.column("content_type")?.string ?? "",
             body: body,
             status: row.column("status")?.string ?? "")
     }
 
-    static func jsonObject(_ text: String?) -> [String: JSONValue] {
-        guard let text, let value = try? JSONParser.parse(text), case .object(let o) = value else { return [:] }
-        return o
-    }
-
-    static func stringMap(_ text: String?) -> [String: String] {
-        jsonObject(text).compactMapValues(\.stringValue)
-    }
 }
 
 extension SQLiteStore {
-    /// Jobs not yet finished (pending or running), counted from the open-jobs index.
+    /// Counted from the open-jobs index.
     public func openJobCount() async throws -> Int {
         try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'waiting')").first?.column("n")?.integer ?? 0
     }

@@ -185,6 +185,10 @@ public final class SQLiteStore: Store {
         }
     }
 
+    public func schemaVersion() async throws -> Int {
+        Int(try await reader.query("SELECT value FROM meta WHERE key = 'schema_version'").first?.column("value")?.string ?? "") ?? 0
+    }
+
     /// A write that proves the writer is alive and the file is writable.
     public func checkWritable() async -> Bool {
         do {

@@ -1,0 +1,93 @@
+import PostgresNIO
+import TaskBridgeCore
+
+/// What lets replicas cooperate beyond the job table: wake-ups and exclusive holds, each
+/// on a connection of its own (a `LISTEN` and a session advisory lock belong to one
+/// session, which a pooled connection is not).
+extension PostgresStore {
+    public func listenForWork(_ onWork: @escaping @Sendable () -> Void) async {
+        var backoff = 0.5
+        var failing = false
+        while !Task.isCancelled {
+            do {
+                let conn = try await sideConnection()
+                try await withTaskCancellationHandler {
+                    try await conn.listen(on: PostgresSchema.workChannel) { notifications in
+                        if failing { logger.notice("listening for work from other replicas again") }
+                        failing = false
+                        backoff = 0.5
+                        // Work may have been committed while nobody listened.
+                        onWork()
+                        for try await _ in notifications { onWork() }
+                    }
+                } onCancel: {
+                    let _: EventLoopFuture<Void> = conn.close()
+                }
+                try? await conn.close()
+            } catch {
+                if Task.isCancelled { return }
+                if !failing {
+                    logger.warning("cannot listen for work from other replicas; polling until it can",
+                                   metadata: ["error": "\(PostgresErrorText.describe(error))"])
+                }
+                failing = true
+            }
+            try? await Task.sleep(nanoseconds: backoff.sleepNanoseconds(atMost: 30))
+            backoff = min(backoff * 2, 30)
+        }
+    }
+
+    /// A session advisory lock per name, taken with `pg_try_advisory_lock` every few
+    /// seconds until it is free. While held, the session is checked every few seconds; if
+    /// it is gone (the database restarted, the network dropped), `body` is cancelled,
+    /// because another replica may take the lock over.
+    public func runExclusively(_ name: String, _ body: @escaping @Sendable () async -> Void) async {
+        var waitingLogged = false
+        while !Task.isCancelled {
+            let conn: PostgresConnection
+            do {
+                conn = try await sideConnection()
+            } catch {
+                logger.warning("cannot take the hold on \(name): \(PostgresErrorText.describe(error)); trying again")
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                continue
+            }
+            let got: Bool
+            do {
+                got = try await conn.query("SELECT pg_try_advisory_lock(\(PostgresSchema.Lock.exclusiveClass), hashtext(\(name))) AS got",
+                                           logger: logger).columns().first?.optional("got", as: Bool.self) ?? false
+            } catch {
+                try? await conn.close()
+                logger.warning("cannot take the hold on \(name): \(PostgresErrorText.describe(error)); trying again")
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                continue
+            }
+            guard got else {
+                try? await conn.close()
+                if !waitingLogged { logger.notice("another replica runs \(name); this one takes over if it stops") }
+                waitingLogged = true
+                try? await Task.sleep(nanoseconds: 5_000_000_000)
+                continue
+            }
+            waitingLogged = false
+            logger.notice("this replica runs \(name)")
+            let lost = await withTaskGroup(of: Bool.self) { group -> Bool in
+                group.addTask { await body(); return false }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(nanoseconds: 3_000_000_000)
+                        if Task.isCancelled { return false }
+                        do { _ = try await conn.query("SELECT 1", logger: self.logger) } catch { return true }
+                    }
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            try? await conn.close()
+            if !lost { return }
+            logger.error("lost the hold on \(name) (the database connection dropped); stopped it here until the hold is taken again")
+        }
+    }
+}
