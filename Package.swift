@@ -148,7 +148,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaskBridgeEndToEndTests",
-            dependencies: ["taskbridge", "UpstreamFakes", "TaskBridgeCore", "TaskBridgeTestSupport",
+            dependencies: ["taskbridge", "UpstreamFakes", "TaskBridgeCore", "TaskBridgeStore", "TaskBridgeTestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),

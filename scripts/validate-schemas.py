@@ -143,6 +143,9 @@ CONFIG_POSITIVE = [
         delivery={"maxInFlight": 1, "leaseSeconds": 5, "pollIntervalSeconds": 0.01, "shutdownGraceSeconds": 0},
         retention={"days": 0.5, "pruneIntervalSeconds": 60}, logging={"format": "json", "level": "debug"},
         admin={"token": {"file": "/run/secrets/admin"}})),
+    ("postgres storage", cfg(storage={"kind": "postgres", "url": {"env": "TASKBRIDGE_DATABASE_URL"}, "poolSize": 20, "tls": "require",
+                                      "connectTimeoutSeconds": 5})),
+    ("postgres storage with a file URL", cfg(storage={"kind": "postgres", "url": {"file": "/run/secrets/db-url"}})),
 ]
 
 CONFIG_NEGATIVE = [
@@ -188,6 +191,13 @@ CONFIG_NEGATIVE = [
     ("batch.maxOperations above 200", target(batch={"maxOperations": 500})),
     ("logging level \"verbose\"", cfg(logging={"level": "verbose"})),
     ("storage.synchronous \"off\"", cfg(storage={"synchronous": "off"})),
+    ("postgres storage without url", cfg(storage={"kind": "postgres"})),
+    ("postgres storage with a literal URL", cfg(storage={"kind": "postgres", "url": "postgres://u:p@h/db"})),
+    ("postgres storage with synchronous", cfg(storage={"kind": "postgres", "url": {"env": "U"}, "synchronous": "normal"})),
+    ("sqlite storage with a url", cfg(storage={"url": {"env": "U"}})),
+    ("storage kind typo \"postgress\"", cfg(storage={"kind": "postgress", "url": {"env": "U"}})),
+    ("storage poolSize 0", cfg(storage={"kind": "postgres", "url": {"env": "U"}, "poolSize": 0})),
+    ("storage tls \"verify\"", cfg(storage={"kind": "postgres", "url": {"env": "U"}, "tls": "verify"})),
     ("rules as a number", cfg(rules=5)),
     ("admin token key typo", cfg(admin={"tokne": {"env": "X"}})),
     ("zylon target without baseURL", zylon_without("baseURL")),

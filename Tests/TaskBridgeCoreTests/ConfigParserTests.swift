@@ -72,11 +72,19 @@ struct ConfigParserTests {
         #expect(c.admin.token == .env("TASKBRIDGE_ADMIN_TOKEN"))
     }
 
+    @Test func aPostgresStoreIsRead() throws {
+        let c = try Self.parse(#"{"storage": {"kind": "postgres", "url": {"file": "/run/secrets/db"}, "poolSize": 25, "tls": "require", "connectTimeoutSeconds": 3}, "sources": {"# + Self.github + "}}")
+        #expect(c.storage.kind == .postgres)
+        #expect(c.storage.url == .file("/run/secrets/db"))
+        #expect(c.storage.poolSize == 25 && c.storage.tls == .require && c.storage.connectTimeoutSeconds == 3)
+    }
+
     @Test func minimalConfigGetsDefaults() throws {
         let c = try Self.parse(Self.withSource(Self.github))
         #expect(c.rules == ["rules/*.json"])
         #expect(c.targets.isEmpty)
         #expect(c.storage.synchronous == .full)
+        #expect(c.storage.kind == .sqlite && c.storage.url == nil)
         #expect(c.delivery.maxInFlight == 1024)
         #expect(c.retention.days == 14)
         #expect(c.logging.format == .text)
@@ -256,6 +264,19 @@ struct ConfigParserTests {
               expected: [#"taskbridge.json: logging.level: unknown value "verbose"; expected one of "trace", "debug", "info", "notice", "warning", "error", "critical""#]),
         .init(name: "misspelled synchronous mode", config: #"{"storage": {"synchronous": "fulll"}, "sources": {"# + github + "}}",
               expected: [#"taskbridge.json: storage.synchronous: unknown value "fulll" (did you mean "full"?); expected one of "full", "normal""#]),
+        .init(name: "postgres without a url", config: #"{"storage": {"kind": "postgres"}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: storage: missing required key "url""#]),
+        .init(name: "postgres url written into the config", config: #"{"storage": {"kind": "postgres", "url": "postgres://u:p@h/db"}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: storage.url: a secret must not be written into the config; use {"env": "NAME"} or {"file": "/path"}"#]),
+        .init(name: "sqlite store with postgres keys", config: #"{"storage": {"url": {"env": "U"}, "poolSize": 3}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: storage.poolSize: applies to "kind": "postgres" only (this store is SQLite)"#,
+                         #"taskbridge.json: storage.url: applies to "kind": "postgres" only (this store is SQLite)"#]),
+        .init(name: "postgres with synchronous", config: #"{"storage": {"kind": "postgres", "url": {"env": "U"}, "synchronous": "normal"}, "sources": {"# + github + "}}",
+              expected: ["taskbridge.json: storage.synchronous: synchronous applies to the SQLite store; PostgreSQL's durability is its own synchronous_commit setting"]),
+        .init(name: "misspelled store kind", config: #"{"storage": {"kind": "postgress"}, "sources": {"# + github + "}}",
+              expected: [#"taskbridge.json: storage.kind: unknown value "postgress" (did you mean "postgres"?); expected one of "sqlite", "postgres""#]),
+        .init(name: "pool of zero", config: #"{"storage": {"kind": "postgres", "url": {"env": "U"}, "poolSize": 0}, "sources": {"# + github + "}}",
+              expected: ["taskbridge.json: storage.poolSize: 0 is out of range 1...500"]),
         .init(name: "rules of the wrong type", config: #"{"rules": 3, "sources": {"# + github + "}}",
               expected: ["taskbridge.json: rules: expected an array, found number"]),
         // Targets

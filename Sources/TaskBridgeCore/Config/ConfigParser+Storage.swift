@@ -14,7 +14,7 @@ extension ConfigParser {
             s.synchronous = v
         }
         // Keys that only PostgreSQL reads: given for SQLite they would silently do nothing.
-        let postgresOnly = ["url", "poolSize", "tls", "connectTimeoutSeconds"]
+        let postgresOnly = ["connectTimeoutSeconds", "poolSize", "tls", "url"]
         if s.kind == .sqlite {
             for key in postgresOnly { o.node(key)?.report("applies to \"kind\": \"postgres\" only (this store is SQLite)") }
             return s
