@@ -276,6 +276,53 @@ import TaskBridgeTestSupport
             #expect(try await store.nextDueMillis(targets: ["gc"]) == 1_000)
         }
     }
+
+    /// Many workers reporting at once share commits (group commit in both stores); each
+    /// report still gets its own answer, and a stale claim in the batch changes nothing.
+    @Test(arguments: TestBackend.all) func concurrentReportsAreAppliedTogetherEachWithItsOwnOutcome(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
+            for i in 0..<300 { _ = try await store.ingest(event("e\(i)", key: "d\(i)", jobs: [job()])) }
+            let claimed = try await claim(store, limit: 1000)
+            #expect(claimed.count == 300)
+            let answers = try await withThrowingTaskGroup(of: (Int64, Bool).self) { group in
+                for (n, j) in claimed.enumerated() {
+                    group.addTask {
+                        let update: JobUpdate
+                        switch n % 3 {
+                        case 0:
+                            update = JobUpdate(jobSeq: j.seq, fence: j.fence, change: .succeeded(outputs: ["task": ["id": .string("t\(n)")]]),
+                                               attempt: AttemptRecord(step: 0, startedAtMillis: 10_000, latencyMillis: 1.5, status: 200, outcome: "ok",
+                                                                      error: nil, request: "PATCH /t", response: "{}"),
+                                               link: LinkRecord(target: "gc", key: "k\(n)", taskId: "t\(n)", projectId: nil), nowMillis: 10_001)
+                        case 1:
+                            update = JobUpdate(jobSeq: j.seq, fence: j.fence, change: .retry(atMillis: 20_000, error: "503", uncertain: true),
+                                               attempt: AttemptRecord(step: 0, startedAtMillis: 10_000, latencyMillis: 2, status: 503, outcome: "retry",
+                                                                      error: "503", request: nil, response: nil), nowMillis: 10_001)
+                        default:
+                            // A claim that is no longer current (its fence is old): must not write, link or count.
+                            update = JobUpdate(jobSeq: j.seq, fence: j.fence - 1, change: .succeeded(outputs: [:]),
+                                               link: LinkRecord(target: "gc", key: "stale\(n)", taskId: "x", projectId: nil), nowMillis: 10_001)
+                        }
+                        return (j.seq, try await store.update(update))
+                    }
+                }
+                return try await group.reduce(into: [Int64: Bool]()) { $0[$1.0] = $1.1 }
+            }
+            for (n, j) in claimed.enumerated() { #expect(answers[j.seq] == (n % 3 != 2), "job \(n)") }
+            let jobs = try await store.listJobs(JobFilter(limit: 1000))
+            #expect(jobs.filter { $0.state == "succeeded" }.count == 100)
+            #expect(jobs.filter { $0.state == "pending" && $0.attempts == 1 && $0.lastError == "503" }.count == 100)
+            #expect(jobs.filter { $0.state == "running" }.count == 100, "stale reports left their jobs alone")
+            #expect(try await store.link(target: "gc", key: "k0")?.taskId == "t0")
+            #expect(try await store.link(target: "gc", key: "k297")?.taskId == "t297")
+            #expect(try await store.link(target: "gc", key: "stale2") == nil)
+            // Jobs were claimed in arrival order: e0 succeeded, e1 is retrying, e2's report was stale.
+            for (id, statuses) in [("e0", [200]), ("e1", [503]), ("e2", [])] {
+                let detail = try #require(try await store.eventDetail(id: id))
+                #expect(detail.attempts.values.joined().map(\.status) == statuses, "\(id)")
+            }
+        }
+    }
 }
 
 @Suite struct ReadConsistencyTests {

@@ -183,55 +183,11 @@ extension PostgresStore {
 
     // MARK: Reports
 
-    /// One statement: the fenced state change, the attempt, and the link (only when the
-    /// claim was still current) — atomic without a transaction's extra round trips.
+    /// Reports are group-committed (``PostgresJobUpdates``): under load many workers'
+    /// reports share one transaction; alone, a report is one statement.
     @discardableResult
     public func update(_ u: JobUpdate) async throws -> Bool {
-        let kind = JobTransition(u.change)
-        var s = PostgresStatement()
-        let head = [s.bind(u.jobSeq), s.bind(u.fence)]
-        let now = s.bind(u.nowMillis)
-        let rest: [String]
-        switch u.change {
-        case .progressed(let next, let outputs, let leaseUntil):
-            rest = [s.bind(next), s.bind(JSONWriter.serializeUnordered(.object(outputs))), s.bind(leaseUntil), now]
-        case .succeeded(let outputs):
-            rest = [s.bind(JSONWriter.serializeUnordered(.object(outputs))), now]
-        case .retry(let at, let error, let uncertain):
-            rest = [s.bind(at), s.bind(uncertain ? 1 : 0), s.bind(error), now]
-        case .dead(let error):
-            rest = [s.bind(error), now]
-        case .released(let uncertain):
-            rest = [s.bind(uncertain ? 1 : 0), now]
-        case .deferred(let until, let reason):
-            rest = [s.bind(until), s.bind(reason), now]
-        case .waiting(let until, let state):
-            rest = [s.bind(until), s.bind(JSONWriter.serializeUnordered(state)), now]
-        }
-        let values = head + rest
-        let names = (1...values.count).map { "column\($0)" }.joined(separator: ", ")
-        s.append("""
-            WITH u AS (
-                UPDATE jobs SET \(kind.setClause(.postgres)) FROM (VALUES (\(values.joined(separator: ", ")))) AS v(\(names))
-                WHERE jobs.seq = v.column1 AND jobs.fence = v.column2 AND jobs.state = '\(JobTransition.from.rawValue)' RETURNING jobs.seq)
-            """)
-        if let a = u.attempt {
-            s.append("""
-                , a AS (INSERT INTO attempts (job_seq, step, started_at, latency_ms, status, outcome, error, request, response)
-                    VALUES (\(head[0]), \(s.bind(a.step)), \(s.bind(a.startedAtMillis)), \(s.bind(a.latencyMillis)), \(s.bind(a.status)),
-                            \(s.bind(a.outcome)), \(s.bind(a.error)), \(s.bind(a.request)), \(s.bind(a.response))))
-                """)
-        }
-        if let l = u.link {
-            s.append("""
-                , l AS (INSERT INTO links (target, key, task_id, project_id, created_at, updated_at)
-                    SELECT \(s.bind(l.target)), \(s.bind(l.key)), \(s.bind(l.taskId)), \(s.bind(l.projectId)), \(now), \(now) WHERE EXISTS (SELECT 1 FROM u)
-                    ON CONFLICT (target, key) DO UPDATE SET task_id = EXCLUDED.task_id,
-                        project_id = COALESCE(EXCLUDED.project_id, links.project_id), updated_at = EXCLUDED.updated_at)
-                """)
-        }
-        s.append(" SELECT seq FROM u")
-        return !(try await rows(s).isEmpty)
+        try await updates.submit(u)
     }
 
     // MARK: Due times and stats

@@ -19,6 +19,7 @@ public final class PostgresStore: Store {
     let connectionConfig: PostgresConnection.Configuration
     let logger: Logger
     private let runTask: Task<Void, Never>
+    let updates: PostgresJobUpdates
     private let nextConnectionID = Atomic<Int>(1_000_000)
 
     public var isShared: Bool { true }
@@ -49,7 +50,9 @@ public final class PostgresStore: Store {
                                                   password: location.password, database: location.database,
                                                   tls: try clientTLS(location.tls))
         config.options.maximumConnections = settings.poolSize
-        config.options.minimumConnections = min(2, settings.poolSize)
+        // Connections are opened on demand: a short-lived command (migrate, the CLI)
+        // closes before pre-warmed ones would even be used.
+        config.options.minimumConnections = 0
         config.options.connectTimeout = .milliseconds(Int64(settings.connectTimeoutSeconds * 1000))
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         let runTask = Task { await client.run() }
@@ -67,6 +70,7 @@ public final class PostgresStore: Store {
         self.connectionConfig = connectionConfig
         self.runTask = runTask
         self.logger = logger
+        self.updates = PostgresJobUpdates(client: client, logger: logger)
     }
 
     static func connectionConfiguration(_ l: PostgresLocation, settings: StorageSettings) throws -> PostgresConnection.Configuration {
