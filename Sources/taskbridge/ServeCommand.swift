@@ -99,6 +99,9 @@ struct CheckCommand: AsyncParsableCommand {
         for (name, agent) in loaded.config.agents.sorted(by: { $0.key < $1.key }) {
             if let ref = agent.token, case .missing(let why) = resolver.resolve(ref) { print("note: agent \(name): \(why)") }
         }
+        if loaded.config.storage.kind == .postgres, let ref = loaded.config.storage.url, case .missing(let why) = resolver.resolve(ref) {
+            print("note: storage.url: \(why); serve cannot start without the database URL")
+        }
         guard live else { return }
         let problems = await LiveCheck.run(loaded, secrets: resolver)
         for p in problems { print(p.description) }

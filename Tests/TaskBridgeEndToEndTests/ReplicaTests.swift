@@ -148,4 +148,48 @@ struct ReplicaTests {
         }
         await PostgresTestDatabase.drop(url)
     }
+
+    /// `migrate`, `events`, `dlq`, `replay` and `runs` work on the database directly,
+    /// beside a running replica, from the same config.
+    @Test func operatorCommandsWorkAgainstTheDatabase() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let fake = GroupChatFake()
+        fake.mutate { $0.projects.removeAll { $0["name"] == "Website" } }
+        try await fake.start()
+        let (ws, env) = try Self.workspace(fakeURL: fake.baseURL, database: url)
+        defer { ws.remove() }
+        let direct = ["--config", ws.configPath]
+        let (migrated, migrateOut) = try await BinaryProcess.run(["migrate"] + direct, environment: env)
+        #expect(migrated == 0)
+        #expect(migrateOut.contains("postgres store in postgres://taskbridge@") && migrateOut.contains("is at schema version 2"), "\(migrateOut)")
+        #expect(!migrateOut.contains(":taskbridge@"), "the password is never shown")
+        try await withHTTPClient { client in
+            let server = try BinaryProcess(config: ws.configPath, dataDir: ws.directory + "/a", environment: env)
+            let web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
+            let (_, accepted) = try await web.post("/hooks/widget", headers: [("Content-Type", "application/json")], body: Array(#"{"message":"hello from the replica CLI test"}"#.utf8))
+            let eventId = try #require(accepted["event"]?.stringValue)
+            #expect(await eventually(20) {
+                let (_, out) = (try? await BinaryProcess.run(["dlq", "list", "--json"] + direct, environment: env)) ?? (1, "")
+                return out.contains("unknown project")
+            })
+            let (code, events) = try await BinaryProcess.run(["events"] + direct, environment: env)
+            #expect(code == 0 && events.contains(eventId))
+            fake.mutate { $0.projects.append(["id": "proj_web", "workspaceId": "ws_1", "name": "Website"]) }
+            let (retryCode, retried) = try await BinaryProcess.run(["dlq", "retry", "--all", "--source", "widget"] + direct, environment: env)
+            #expect(retryCode == 0 && retried.contains("1 dead letter(s) are due again"), "\(retried)")
+            #expect(await eventually(20) { fake.tasks.count == 1 }, "the retry wakes the replica through the database")
+            let (replayCode, replayed) = try await BinaryProcess.run(["replay", eventId] + direct, environment: env)
+            #expect(replayCode == 0 && replayed.hasPrefix("planned 1 job(s): job_"), "\(replayed)")
+            #expect(await eventually(20) { fake.tasks.count == 2 })
+            let (runsCode, runs) = try await BinaryProcess.run(["runs", "--json"] + direct, environment: env)
+            #expect(runsCode == 0 && (try? JSONParser.parse(runs))?["runs"]?.arrayValue?.isEmpty == true, "\(runs)")
+            var wrong = env
+            wrong["TASKBRIDGE_DATABASE_URL"] = nil
+            let (failed, why) = try await BinaryProcess.run(["events"] + direct, environment: wrong.merging(["TASKBRIDGE_DATABASE_URL": ""]) { $1 })
+            #expect(failed != 0 && why.contains("storage.url: environment variable TASKBRIDGE_DATABASE_URL is not set"), "\(why)")
+            #expect(await server.terminate() == 0)
+        }
+        await fake.stop()
+        await PostgresTestDatabase.drop(url)
+    }
 }
