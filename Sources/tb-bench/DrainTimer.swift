@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TaskBridgeCore
+import TaskBridgeServer
 import TaskBridgeStore
 
 /// Times how fast a running TaskBridge drains its backlog, reading the data directory
@@ -9,14 +10,21 @@ import TaskBridgeStore
 struct DrainTimer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "drain", abstract: "Measure backlog drain rate and RSS.")
     @Option(name: .customLong("data-dir")) var dataDir: String
-    @Option(help: "Server process id, for RSS samples.") var pid: Int32
+    @Option(help: "Config whose store to watch (its PostgreSQL database); without it, the SQLite file in --data-dir.") var config: String?
+    @Option(help: "Server process ids, for RSS samples (comma-separated: several replicas are summed).") var pid: String
     @Option(help: "Stop after this many seconds even if not drained.") var limit = 600.0
     @Option(help: "Stop once this many jobs have finished (0: wait for an empty queue).") var stopAfter = 0
 
     func run() async throws {
         var logger = Logger(label: "drain")
         logger.logLevel = .warning
-        let store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: .normal, exclusive: false, logger: logger)
+        let store: any Store
+        if let config {
+            store = try await StoreOpener.open(try ConfigLoader.load(configPath: config).config.storage, dataDirectory: dataDir, role: .tool, logger: logger)
+        } else {
+            store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: .normal, exclusive: false, logger: logger)
+        }
+        let pids = pid.split(separator: ",").compactMap { Int32($0) }
         let initialOpen = try await store.openJobCount()
         let started = ContinuousClock.now
         var rss: [Int] = []
@@ -29,8 +37,9 @@ struct DrainTimer: AsyncParsableCommand {
             finished = initialOpen - open
             let d = ContinuousClock.now - started
             elapsed = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-            if let kb = Self.rssKB(pid) {
-                rss.append(kb)
+            let samples = pids.compactMap(Self.rssKB)
+            if samples.count == pids.count, !samples.isEmpty {
+                rss.append(samples.reduce(0, +))
                 sampledAt.append((elapsed * 100).rounded() / 100)
             }
             if open == 0 || (stopAfter > 0 && finished >= stopAfter) || elapsed >= limit { break }

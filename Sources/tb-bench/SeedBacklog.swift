@@ -5,7 +5,7 @@ import TaskBridgeCore
 import TaskBridgeServer
 import TaskBridgeStore
 
-/// Writes a backlog of planned jobs straight into a data directory, the way ingest
+/// Writes a backlog of planned jobs straight into the config's store, the way ingest
 /// would have (real Sentry payload, derived per issue; jobs planned by the configured
 /// rules), so delivery can be measured without waiting for ingest.
 struct SeedBacklog: AsyncParsableCommand {
@@ -20,7 +20,11 @@ struct SeedBacklog: AsyncParsableCommand {
         let loaded = try ConfigLoader.load(configPath: config)
         var logger = Logger(label: "seed")
         logger.logLevel = .warning
-        let store = try await SQLiteStore.open(dataDirectory: dataDir, synchronous: .normal, logger: logger)
+        // The config's store (SQLite under --data-dir, or its PostgreSQL database); a
+        // SQLite seed skips the per-commit fsync, which only slows the setup.
+        var storage = loaded.config.storage
+        storage.synchronous = .normal
+        let store = try await StoreOpener.open(storage, dataDirectory: dataDir, role: .server, logger: logger)
         try await store.saveRuleVersions(loaded.rules.rules)
         guard let data = FileManager.default.contents(atPath: payload),
               case .object(var root) = try JSONParser.parse([UInt8](data)),

@@ -182,10 +182,13 @@ struct PostgresStoreTests {
             _ = try await a.ingest(event("e1", key: "k1", jobs: [job()]))
             try await Task.sleep(nanoseconds: 300_000_000)
             #expect(heard.value == afterIngest, "an event without jobs, or a duplicate, is no work")
+            _ = try await a.ingest(event("e3", key: "k3", jobs: [job(key: "issue-3")]))
+            try #require(await eventually(10) { heard.value > afterIngest }, "woken by an ingest of a job with an ordering key")
+            let afterKeyed = heard.value
             let j = try #require(try await a.claimJobs(target: "gc", limit: 1, owner: "a", nowMillis: 10_000, leaseMillis: 60_000).first)
             _ = try await a.update(JobUpdate(jobSeq: j.seq, fence: j.fence, change: .dead(error: "no"), nowMillis: 10_001))
             #expect(try await a.retryJob(id: j.id, nowMillis: 10_002))
-            try #require(await eventually(10) { heard.value > afterIngest }, "woken by the retry")
+            try #require(await eventually(10) { heard.value > afterKeyed }, "woken by the retry")
             listener.cancel()
             await listener.value
             try await a.close()

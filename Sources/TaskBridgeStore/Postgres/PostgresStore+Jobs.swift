@@ -4,28 +4,64 @@ import TaskBridgeCore
 extension PostgresStore {
     // MARK: Ingest
 
-    /// One transaction: the event (deduped by the `(source, dedupe_key)` constraint — a
-    /// concurrent duplicate on another replica waits for the first commit, then finds
-    /// it), its jobs, and a notification that wakes the other replicas at commit.
+    /// The event (deduped by the `(source, dedupe_key)` constraint — a concurrent
+    /// duplicate on another replica waits for the first commit, then finds it), its jobs,
+    /// and a notification that wakes the other replicas at commit. Jobs with an ordering
+    /// key need their key's lock first, so they take a transaction; anything else is one
+    /// statement.
     public func ingest(_ e: PlannedEvent) async throws -> IngestOutcome {
-        try await transaction { conn in
+        if e.jobs.allSatisfy({ $0.orderingKey == nil }) {
+            var s = PostgresStatement("WITH e AS (")
+            s.append(Self.eventInsert(e, &s))
+            if !e.jobs.isEmpty {
+                let rows = e.jobs.map { job -> String in
+                    "(" + Self.jobValues(id: Identifier.make(prefix: "job", millis: e.receivedAtMillis), eventSeq: nil, at: e.receivedAtMillis,
+                                         job: job, generation: 0, &s).joined(separator: ", ") + ")"
+                }
+                s.append("""
+                    ), j AS (INSERT INTO jobs (\(Self.jobColumns))
+                        SELECT v.c1, e.seq, v.c3, v.c4, v.c5, v.c6, v.c7, v.c8, v.c9, v.c10, v.c11, v.c12, v.c13, v.c14, v.c15, v.c16
+                        FROM e CROSS JOIN (VALUES \(rows.joined(separator: ", "))) AS v(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)
+                        RETURNING 1),
+                    n AS (SELECT pg_notify(\(s.bind(PostgresSchema.workChannel)), '') FROM e WHERE EXISTS (SELECT 1 FROM j)
+                    """)
+                s.append(") SELECT (SELECT seq FROM e) AS seq, (SELECT COUNT(*) FROM n) AS woken")
+            } else {
+                s.append(") SELECT seq FROM e")
+            }
+            if try await rows(s).first?.int64("seq") != nil {
+                return IngestOutcome(eventId: e.id, duplicate: false, jobsPlanned: e.jobs.count)
+            }
+            return IngestOutcome(eventId: try await firstEventId(e), duplicate: true, jobsPlanned: 0)
+        }
+        return try await transaction { conn in
             try await lockOrderingKeys(e.jobs, on: conn)
-            var s = PostgresStatement("INSERT INTO events (id, source, type, dedupe_key, received_at, client_ip, headers, content_type, body, status) VALUES (")
-            s.append([s.bind(e.id), s.bind(e.source), s.bind(e.type), s.bind(e.dedupeKey), s.bind(e.receivedAtMillis), s.bind(e.clientIP),
-                      s.bind(JSONWriter.serialize(.object(e.headers.mapValues(JSONValue.string)))), s.bind(e.contentType),
-                      s.bind(ByteBuffer(bytes: e.body)), s.bind(e.status.rawValue)].joined(separator: ", "))
-            s.append(") ON CONFLICT ON CONSTRAINT events_dedupe DO NOTHING RETURNING seq")
+            var s = PostgresStatement()
+            s.append(Self.eventInsert(e, &s))
             if let seq = try await rows(s, on: conn).first?.int64("seq") {
                 _ = try await insertJobs(e.jobs.map { (seq, e.receivedAtMillis, $0) }, generation: 0, on: conn)
                 return IngestOutcome(eventId: e.id, duplicate: false, jobsPlanned: e.jobs.count)
             }
-            var q = PostgresStatement()
-            q.append("SELECT id FROM events WHERE source = \(q.bind(e.source)) AND dedupe_key = \(q.bind(e.dedupeKey))")
-            guard let first = try await rows(q, on: conn).first?.string("id") else {
-                throw StoreError("event insert was skipped but no event holds its dedupe key")
-            }
-            return IngestOutcome(eventId: first, duplicate: true, jobsPlanned: 0)
+            return IngestOutcome(eventId: try await firstEventId(e, on: conn), duplicate: true, jobsPlanned: 0)
         }
+    }
+
+    static func eventInsert(_ e: PlannedEvent, _ s: inout PostgresStatement) -> String {
+        "INSERT INTO events (id, source, type, dedupe_key, received_at, client_ip, headers, content_type, body, status) VALUES ("
+            + [s.bind(e.id), s.bind(e.source), s.bind(e.type), s.bind(e.dedupeKey), s.bind(e.receivedAtMillis), s.bind(e.clientIP),
+               s.bind(JSONWriter.serialize(.object(e.headers.mapValues(JSONValue.string)))), s.bind(e.contentType),
+               s.bind(ByteBuffer(bytes: e.body)), s.bind(e.status.rawValue)].joined(separator: ", ")
+            + ") ON CONFLICT ON CONSTRAINT events_dedupe DO NOTHING RETURNING seq"
+    }
+
+    /// A repeat: the event stored first with the dedupe key.
+    func firstEventId(_ e: PlannedEvent, on conn: PostgresConnection? = nil) async throws -> String {
+        var q = PostgresStatement()
+        q.append("SELECT id FROM events WHERE source = \(q.bind(e.source)) AND dedupe_key = \(q.bind(e.dedupeKey))")
+        let found: String?
+        if let conn { found = try await rows(q, on: conn).first?.string("id") } else { found = try await rows(q).first?.string("id") }
+        guard let found else { throw StoreError("event insert was skipped but no event holds its dedupe key") }
+        return found
     }
 
     /// Jobs of one ordering key are added one transaction at a time, so a later job's
@@ -40,6 +76,16 @@ extension PostgresStore {
         }
     }
 
+    static let jobColumns = "id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation"
+
+    /// A new job's values in ``jobColumns`` order (the event's seq as a placeholder, or
+    /// `NULL` when the statement takes it from the event it inserts).
+    static func jobValues(id: String, eventSeq: Int64?, at: Int64, job: PlannedJob, generation: Int, _ s: inout PostgresStatement) -> [String] {
+        [s.bind(id), eventSeq.map { s.bind($0) } ?? "NULL::bigint", s.bind(job.ruleId), s.bind(job.ruleVersion), s.bind(job.target), s.bind(job.orderingKey),
+         s.bind(JSONWriter.serialize(.object(job.captures.mapValues(JSONValue.string)))), "'\(JobState.pending.rawValue)'", "0", "'{}'", "0",
+         s.bind(at), s.bind(at), s.bind(at), s.bind(at), s.bind(generation)]
+    }
+
     /// Inserts jobs and notifies the other replicas (at commit). Returns their ids.
     func insertJobs(_ jobs: [(seq: Int64, atMillis: Int64, job: PlannedJob)], generation: Int,
                     on conn: PostgresConnection) async throws -> [String] {
@@ -48,14 +94,12 @@ extension PostgresStore {
         var start = 0
         while start < jobs.count {
             let end = min(jobs.count, start + 400)
-            var s = PostgresStatement("INSERT INTO jobs (id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation) VALUES ")
+            var s = PostgresStatement("INSERT INTO jobs (\(Self.jobColumns)) VALUES ")
             for n in start..<end {
                 let (seq, at, job) = jobs[n]
                 let id = Identifier.make(prefix: "job", millis: at)
                 ids.append(id)
-                let values = [s.bind(id), s.bind(seq), s.bind(job.ruleId), s.bind(job.ruleVersion), s.bind(job.target), s.bind(job.orderingKey),
-                              s.bind(JSONWriter.serialize(.object(job.captures.mapValues(JSONValue.string)))), "'\(JobState.pending.rawValue)'", "0", "'{}'", "0",
-                              s.bind(at), s.bind(at), s.bind(at), s.bind(at), s.bind(generation)]
+                let values = Self.jobValues(id: id, eventSeq: seq, at: at, job: job, generation: generation, &s)
                 s.append((n == start ? "(" : ",(") + values.joined(separator: ", ") + ")")
             }
             _ = try await rows(s, on: conn)
