@@ -66,9 +66,17 @@ extension PostgresStore: StoreBackend {
 
     public static func open(_ r: StoreOpenRequest) async throws -> any Store {
         guard let url = r.databaseURL else { throw StoreError("storage.url: PostgreSQL needs a connection URL (a secret: {\"env\": \"TASKBRIDGE_DATABASE_URL\"})") }
-        return try await open(url: url, settings: r.settings, logger: r.logger)
+        return try await open(url: url, settings: r.settings, migrate: r.server, logger: r.logger)
     }
 
     /// A database server is there to be asked; whether it has the schema is found out by opening.
     public static func exists(_ r: StoreOpenRequest) -> Bool { true }
+}
+
+/// The database URL (a secret) never shows through `dump` or `String(reflecting:)`.
+extension StoreOpenRequest: CustomReflectable {
+    public var customMirror: Mirror {
+        Mirror(self, children: ["kind": settings.kind, "dataDirectory": dataDirectory, "databaseURL": databaseURL == nil ? "none" : "<redacted>",
+                                "server": server], displayStyle: .struct)
+    }
 }

@@ -79,6 +79,27 @@ struct PostgresStoreTests {
         }
     }
 
+    /// Operator tools never migrate: a database at another version is refused, so a
+    /// newer CLI cannot upgrade the schema under an older fleet.
+    @Test func operatorToolsCheckTheSchemaInsteadOfMigratingIt() async throws {
+        try await withDatabase { url in
+            await #expect { _ = try await PostgresStore.open(url: url, settings: Self.settings(), migrate: false) } throws: {
+                "\($0)".contains("no TaskBridge schema yet")
+            }
+            let old = try await Self.open(url, version: 1)
+            try await old.close()
+            await #expect { _ = try await PostgresStore.open(url: url, settings: Self.settings(), migrate: false) } throws: {
+                "\($0)".contains("schema version 1, older than this taskbridge") && "\($0)".contains("run taskbridge migrate")
+            }
+            let store = try await Self.open(url, version: 99)
+            #expect(try await store.schemaVersion() == PostgresSchema.version, "a version past the newest is the newest")
+            try await store.close()
+            let tool = try await PostgresStore.open(url: url, settings: Self.settings(), migrate: false)
+            #expect(try await tool.schemaVersion() == PostgresSchema.version)
+            try await tool.close()
+        }
+    }
+
     @Test func aMissingDatabaseIsReportedWithoutThePassword() async throws {
         let server = try #require(PostgresTestDatabase.serverURL)
         var c = try #require(URLComponents(string: server))
@@ -244,6 +265,19 @@ struct ClaimLog: Sendable {
         #expect(l.tls == .require, "sslmode in the URL overrides storage.tls")
         #expect(l.description == "postgres://tb@ops@db.internal:6543/taskbridge")
         #expect(!l.description.contains("p:ss"))
+    }
+
+    @Test func reflectionNeverShowsThePassword() throws {
+        let l = try PostgresLocation(url: "postgres://tb:hunter2-secret@db/x", tls: .prefer)
+        var dumped = ""
+        dump(l, to: &dumped)
+        #expect(!dumped.contains("hunter2") && !String(reflecting: l).contains("hunter2"))
+        let request = StoreOpenRequest(settings: StorageSettings(), dataDirectory: "/d", databaseURL: "postgres://tb:hunter2-secret@db/x",
+                                       server: true, logger: Logger(label: "t"))
+        var dumpedRequest = ""
+        dump(request, to: &dumpedRequest)
+        #expect(!dumpedRequest.contains("hunter2") && !String(reflecting: request).contains("hunter2") && !"\(request)".contains("hunter2"))
+        #expect(PostgresStore.exclusiveKey("agent coder") != PostgresStore.exclusiveKey("agent helper"))
     }
 
     @Test func defaultsAreThePortAndTheConfiguredTLS() throws {

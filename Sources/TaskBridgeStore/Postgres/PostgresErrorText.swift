@@ -5,6 +5,10 @@ import PostgresNIO
 /// secret (the password is never sent back).
 enum PostgresErrorText {
     static func describe(_ error: any Error) -> String {
+        if let t = error as? PostgresTransactionError {
+            if let inner = t.closureError ?? t.commitError ?? t.beginError ?? t.rollbackError { return describe(inner) }
+            return "the transaction failed"
+        }
         guard let e = error as? PSQLError else { return "\(error)" }
         if let info = e.serverInfo, let message = info[.message] {
             let state = info[.sqlState].map { " (SQLSTATE \($0))" } ?? ""

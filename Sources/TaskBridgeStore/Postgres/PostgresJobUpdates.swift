@@ -162,6 +162,8 @@ final class PostgresJobUpdates: Sendable {
             links[key] = (l, u.nowMillis)
         }
         if !order.isEmpty {
+            // In key order: two replicas' batches upserting the same links cannot deadlock.
+            order.sort()
             var s = PostgresStatement()
             let values = order.compactMap { links[$0] }.map { l, now in
                 "(" + [s.bind(l.target), s.bind(l.key), s.bind(l.taskId), s.bind(l.projectId), s.bind(now), s.bind(now)].joined(separator: ", ") + ")"

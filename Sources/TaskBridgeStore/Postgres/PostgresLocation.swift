@@ -44,3 +44,13 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "postgres://\(user)@\(host):\(port)/\(database)" }
 }
+
+/// `dump`, `String(reflecting:)` and debuggers see the location without its password.
+extension PostgresLocation: CustomReflectable, CustomDebugStringConvertible {
+    public var customMirror: Mirror {
+        Mirror(self, children: ["host": host, "port": port, "user": user, "database": database, "tls": tls,
+                                "password": password == nil ? "none" : "<redacted>"], displayStyle: .struct)
+    }
+
+    public var debugDescription: String { description }
+}

@@ -5,7 +5,8 @@ import PostgresNIO
 /// replicas that start together migrate one after the other, and the later ones find
 /// nothing left to do.
 enum PostgresMigrator {
-    static func migrate(_ conn: PostgresConnection, to target: Int, logger: Logger) async throws {
+    static func migrate(_ conn: PostgresConnection, to wanted: Int, logger: Logger) async throws {
+        let target = max(0, min(wanted, PostgresSchema.version))
         _ = try await conn.query("BEGIN", logger: logger)
         do {
             _ = try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.Lock.migrationClass), 1)", logger: logger)
@@ -16,10 +17,10 @@ enum PostgresMigrator {
                 throw StoreError("the database has schema version \(stored), newer than this taskbridge (\(PostgresSchema.version)); upgrade taskbridge")
             }
             if from < target {
-                for v in (from + 1)...min(target, PostgresSchema.version) {
+                for v in (from + 1)...target {
                     for sql in PostgresSchema.migrations[v - 1] { _ = try await conn.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
                 }
-                let version = String(min(target, PostgresSchema.version))
+                let version = String(target)
                 _ = try await conn.query(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', \(version)) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
                     logger: logger)
@@ -29,6 +30,24 @@ enum PostgresMigrator {
         } catch {
             _ = try? await conn.query("ROLLBACK", logger: logger)
             throw error
+        }
+    }
+
+    /// For operator tools: the database must be at exactly this binary's version.
+    static func check(_ conn: PostgresConnection, logger: Logger) async throws {
+        let exists = try await conn.query("SELECT to_regclass('meta') IS NOT NULL AS present", logger: logger).columns().first?
+            .optional("present", as: Bool.self) ?? false
+        let stored = exists
+            ? try await conn.query("SELECT value FROM meta WHERE key = 'schema_version'", logger: logger).columns().first?.string("value")
+            : nil
+        guard let stored, let version = Int(stored) else {
+            throw StoreError("the database has no TaskBridge schema yet; start a replica or run taskbridge migrate")
+        }
+        if version < PostgresSchema.version {
+            throw StoreError("the database has schema version \(version), older than this taskbridge (\(PostgresSchema.version)); run taskbridge migrate (or start an upgraded replica) first")
+        }
+        if version > PostgresSchema.version {
+            throw StoreError("the database has schema version \(version), newer than this taskbridge (\(PostgresSchema.version)); upgrade taskbridge")
         }
     }
 }

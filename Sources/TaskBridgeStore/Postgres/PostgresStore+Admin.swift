@@ -101,7 +101,8 @@ extension PostgresStore {
             s.append("""
                 UPDATE jobs SET state = '\(JobTransition.retried.rawValue)', due_at = \(now), first_due_at = \(now), attempts = 0, last_error = NULL,
                     updated_at = \(now), crashes = LEAST(crashes, 1), wait_state = NULL
-                WHERE seq IN (SELECT j.seq FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL)) RETURNING seq
+                WHERE state = '\(JobState.dead.rawValue)' AND seq IN (SELECT j.seq FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL))
+                RETURNING seq
                 """)
             let n = try await rows(s, on: conn).count
             if n > 0 { try await notifyWork(on: conn) }
@@ -134,23 +135,32 @@ extension PostgresStore {
             _ = try await conn.query("DELETE FROM agent_runs WHERE phase = 'done' AND updated_at < \(beforeMillis)", logger: logger)
         }
         while true {
-            let chunk = try await transaction { conn -> PruneResult in
+            let (chunk, scanned) = try await transaction { conn -> (PruneResult, Int) in
                 let seqs = try await conn.query("""
                     SELECT e.seq FROM events e WHERE e.received_at < \(beforeMillis)
                       AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.event_seq = e.seq AND k.state != 'succeeded')
                     ORDER BY e.seq LIMIT 2000 FOR UPDATE SKIP LOCKED
                     """, logger: logger).columns().compactMap { $0.int64("seq") }
-                if seqs.isEmpty { return PruneResult(events: 0, jobs: 0, attempts: 0) }
+                if seqs.isEmpty { return (PruneResult(events: 0, jobs: 0, attempts: 0), 0) }
+                // The scan judged "all succeeded" from its own snapshot: a replay that
+                // committed before the rows were locked added jobs it could not see. This
+                // new statement sees them; events with new jobs are kept (a replay now
+                // waits for this lock, so none can be added after it).
+                let prunable = try await conn.query("""
+                    SELECT e.seq FROM events e WHERE e.seq = ANY(\(seqs))
+                      AND NOT EXISTS (SELECT 1 FROM jobs k WHERE k.event_seq = e.seq AND k.state != 'succeeded')
+                    """, logger: logger).columns().compactMap { $0.int64("seq") }
                 let attempts = try await conn.query(
-                    "DELETE FROM attempts WHERE job_seq IN (SELECT seq FROM jobs WHERE event_seq = ANY(\(seqs))) RETURNING seq", logger: logger).columns().count
-                let jobs = try await conn.query("DELETE FROM jobs WHERE event_seq = ANY(\(seqs)) RETURNING seq", logger: logger).columns().count
-                let events = try await conn.query("DELETE FROM events WHERE seq = ANY(\(seqs)) RETURNING seq", logger: logger).columns().count
-                return PruneResult(events: events, jobs: jobs, attempts: attempts)
+                    "DELETE FROM attempts WHERE job_seq IN (SELECT seq FROM jobs WHERE event_seq = ANY(\(prunable))) RETURNING seq", logger: logger).columns().count
+                let jobs = try await conn.query("DELETE FROM jobs WHERE event_seq = ANY(\(prunable)) RETURNING seq", logger: logger).columns().count
+                let events = try await conn.query("DELETE FROM events WHERE seq = ANY(\(prunable)) RETURNING seq", logger: logger).columns().count
+                // A full chunk scanned means there may be more, however many were kept.
+                return (PruneResult(events: events, jobs: jobs, attempts: attempts), seqs.count)
             }
             total.events += chunk.events
             total.jobs += chunk.jobs
             total.attempts += chunk.attempts
-            if chunk.events < 2000 { return total }
+            if scanned < 2000 { return total }
         }
     }
 }

@@ -67,13 +67,17 @@ extension PostgresStore {
     /// Jobs of one ordering key are added one transaction at a time, so a later job's
     /// seq is taken only after the earlier one committed: a claim on any replica that
     /// sees a job also sees every earlier job of its key (per-key FIFO across replicas).
-    /// Keys are locked in sorted order, so two transactions cannot deadlock.
+    /// The locks are taken in one statement in the order of their lock keys (the keys'
+    /// hashes), so two transactions cannot deadlock.
     func lockOrderingKeys(_ jobs: [PlannedJob], on conn: PostgresConnection) async throws {
-        for key in Set(jobs.compactMap(\.orderingKey)).sorted() {
-            var s = PostgresStatement()
-            s.append("SELECT pg_advisory_xact_lock(\(PostgresSchema.Lock.orderingKeyClass), hashtext(\(s.bind(key))))")
-            _ = try await rows(s, on: conn)
-        }
+        let keys = Array(Set(jobs.compactMap(\.orderingKey)))
+        guard !keys.isEmpty else { return }
+        var s = PostgresStatement()
+        s.append("""
+            SELECT pg_advisory_xact_lock(\(PostgresSchema.Lock.orderingKeyClass), h)
+            FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest(\(s.bind(keys))::text[]) AS k ORDER BY h) AS keys
+            """)
+        _ = try await rows(s, on: conn)
     }
 
     static let jobColumns = "id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation"
@@ -274,7 +278,7 @@ extension PostgresStore {
 
     /// Jobs not yet finished, for benchmarks and tests.
     public func openJobCount() async throws -> Int {
-        try await rows("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'waiting')").first?.int("n") ?? 0
+        try await rows("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.open)))").first?.int("n") ?? 0
     }
 
     static func event(_ row: PostgresColumns) -> StoredEvent {

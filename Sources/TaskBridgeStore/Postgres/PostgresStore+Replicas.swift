@@ -9,8 +9,10 @@ extension PostgresStore {
         var backoff = 0.5
         var failing = false
         while !Task.isCancelled {
+            var opened: PostgresConnection?
             do {
                 let conn = try await sideConnection()
+                opened = conn
                 try await withTaskCancellationHandler {
                     try await conn.listen(on: PostgresSchema.workChannel) { notifications in
                         if failing { logger.notice("listening for work from other replicas again") }
@@ -25,6 +27,8 @@ extension PostgresStore {
                 }
                 try? await conn.close()
             } catch {
+                // A refused LISTEN (a standby after a failover) leaves the session open.
+                if let opened { try? await opened.close() }
                 if Task.isCancelled { return }
                 if !failing {
                     logger.warning("cannot listen for work from other replicas; polling until it can",
@@ -54,7 +58,7 @@ extension PostgresStore {
             }
             let got: Bool
             do {
-                got = try await conn.query("SELECT pg_try_advisory_lock(\(PostgresSchema.Lock.exclusiveClass), hashtext(\(name))) AS got",
+                got = try await conn.query("SELECT pg_try_advisory_lock(\(Self.exclusiveKey(name))) AS got",
                                            logger: logger).columns().first?.optional("got", as: Bool.self) ?? false
             } catch {
                 try? await conn.close()
@@ -70,14 +74,19 @@ extension PostgresStore {
                 continue
             }
             waitingLogged = false
+            // A holder that lost its session notices within `checkSeconds` twice over
+            // (a check, and its timeout); waiting longer than that before starting means
+            // the two never run at once when the lock passes after a database restart.
+            try? await Task.sleep(nanoseconds: UInt64(Self.checkSeconds * 2.5 * 1e9))
+            if Task.isCancelled { try? await conn.close(); return }
             logger.notice("this replica runs \(name)")
             let lost = await withTaskGroup(of: Bool.self) { group -> Bool in
                 group.addTask { await body(); return false }
                 group.addTask {
                     while !Task.isCancelled {
-                        try? await Task.sleep(nanoseconds: 3_000_000_000)
+                        try? await Task.sleep(nanoseconds: UInt64(Self.checkSeconds * 1e9))
                         if Task.isCancelled { return false }
-                        do { _ = try await conn.query("SELECT 1", logger: self.logger) } catch { return true }
+                        if await !self.sessionAnswers(conn) { return true }
                     }
                     return false
                 }
@@ -89,5 +98,33 @@ extension PostgresStore {
             if !lost { return }
             logger.error("lost the hold on \(name) (the database connection dropped); stopped it here until the hold is taken again")
         }
+    }
+
+    /// How often a hold's session is checked, and how long a check may take.
+    static let checkSeconds = 1.0
+
+    /// `SELECT 1` within ``checkSeconds``: a dead network path would otherwise leave the
+    /// check (and the hold) hanging while another replica takes the lock.
+    func sessionAnswers(_ conn: PostgresConnection) async -> Bool {
+        await withTaskGroup(of: Bool?.self) { group in
+            group.addTask { (try? await conn.query("SELECT 1", logger: self.logger)) != nil }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64(Self.checkSeconds * 1e9))
+                return Task.isCancelled ? nil : false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            if first == false { let _: EventLoopFuture<Void> = conn.close() }
+            return first ?? false
+        }
+    }
+
+    /// A 64-bit lock key for a name (FNV-1a): distinct names do not share a lock, as
+    /// they could under `hashtext`'s 32 bits. PostgreSQL keeps single 64-bit keys apart
+    /// from the two-part keys the other locks use.
+    static func exclusiveKey(_ name: String) -> Int64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in ("taskbridge exclusive " + name).utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return Int64(bitPattern: h)
     }
 }

@@ -27,7 +27,12 @@ public final class PostgresStore: Store {
     /// Opens the pool and brings the schema up to date (or to `schemaVersion`, for
     /// tests of a migration from an older version). Connection and authentication problems are reported here,
     /// naming the database but never the password.
-    public static func open(url: String, settings: StorageSettings, schemaVersion: Int? = nil,
+    ///
+    /// - Parameter migrate: create or upgrade the schema (the server and `taskbridge
+    ///   migrate`). Operator tools pass `false`: they check the version and refuse a
+    ///   database that is not at this binary's, so a newer tool never upgrades the
+    ///   schema under an older fleet.
+    public static func open(url: String, settings: StorageSettings, migrate: Bool = true, schemaVersion: Int? = nil,
                             logger: Logger = Logger(label: "taskbridge.store")) async throws -> PostgresStore {
         let location = try PostgresLocation(url: url, tls: settings.tls)
         let connectionConfig = try connectionConfiguration(location, settings: settings)
@@ -40,7 +45,11 @@ public final class PostgresStore: Store {
             throw StoreError("cannot connect: \(PostgresErrorText.describe(error))")
         }
         do {
-            try await PostgresMigrator.migrate(conn, to: schemaVersion ?? PostgresSchema.version, logger: logger)
+            if migrate {
+                try await PostgresMigrator.migrate(conn, to: schemaVersion ?? PostgresSchema.version, logger: logger)
+            } else {
+                try await PostgresMigrator.check(conn, logger: logger)
+            }
             try? await conn.close()
         } catch {
             try? await conn.close()
@@ -54,6 +63,7 @@ public final class PostgresStore: Store {
         // closes before pre-warmed ones would even be used.
         config.options.minimumConnections = 0
         config.options.connectTimeout = .milliseconds(Int64(settings.connectTimeoutSeconds * 1000))
+        config.options.additionalStartupParameters = sessionSettings
         let client = PostgresClient(configuration: config, backgroundLogger: logger)
         let runTask = Task { await client.run() }
         // Queries wait for the pool's run loop; give it a moment to start so the first
@@ -73,24 +83,40 @@ public final class PostgresStore: Store {
         self.updates = PostgresJobUpdates(client: client, logger: logger)
     }
 
+    /// Server-side limits for every session: no statement (an advisory-lock wait
+    /// included) runs longer than 30 s, and a transaction whose client vanished does not
+    /// keep its locks past 60 s, so one stuck replica cannot hold the others' keys.
+    static let sessionSettings = [("statement_timeout", "30s"), ("idle_in_transaction_session_timeout", "60s"),
+                                  ("application_name", "taskbridge")]
+
+    /// `prefer` encrypts when the server offers TLS without checking its certificate
+    /// (as libpq's `prefer` does: it falls back to plain TCP anyway); `require` also
+    /// verifies the certificate against the system's roots.
+    static func tlsConfiguration(_ mode: StorageSettings.TLSMode) -> TLSConfiguration {
+        var c = TLSConfiguration.makeClientConfiguration()
+        if mode == .prefer { c.certificateVerification = .none }
+        return c
+    }
+
     static func connectionConfiguration(_ l: PostgresLocation, settings: StorageSettings) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS
         switch l.tls {
         case .disable: tls = .disable
-        case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case .prefer: tls = .prefer(try NIOSSLContext(configuration: tlsConfiguration(.prefer)))
+        case .require: tls = .require(try NIOSSLContext(configuration: tlsConfiguration(.require)))
         }
         var c = PostgresConnection.Configuration(host: l.host, port: l.port, username: l.user, password: l.password,
                                                  database: l.database, tls: tls)
         c.options.connectTimeout = .milliseconds(Int64(settings.connectTimeoutSeconds * 1000))
+        c.options.additionalStartupParameters = sessionSettings
         return c
     }
 
     static func clientTLS(_ mode: StorageSettings.TLSMode) throws -> PostgresClient.Configuration.TLS {
         switch mode {
         case .disable: .disable
-        case .prefer: .prefer(.makeClientConfiguration())
-        case .require: .require(.makeClientConfiguration())
+        case .prefer: .prefer(tlsConfiguration(.prefer))
+        case .require: .require(tlsConfiguration(.require))
         }
     }
 
@@ -119,8 +145,14 @@ public final class PostgresStore: Store {
         try await conn.query(statement.query, logger: logger).columns()
     }
 
+    /// A transaction; the error thrown is the body's (or the commit's), not
+    /// postgres-nio's wrapper, so a `StoreError` reaches the caller as itself.
     func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await client.withTransaction(logger: logger) { conn in try await body(conn) }
+        do {
+            return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
+        } catch let e as PostgresTransactionError {
+            throw e.closureError ?? e.commitError ?? e.beginError ?? e.rollbackError ?? StoreError("the transaction failed")
+        }
     }
 
     // MARK: Rule versions, health, schema

@@ -46,11 +46,11 @@ extension SQLiteStore {
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, updated_at = ?3, fence = fence + 1
                 WHERE seq IN (
                     SELECT j.seq FROM jobs j
-                    WHERE j.target = ?4 AND j.state IN ('pending', 'running', 'waiting')  -- the partial index jobs_open
-                      AND j.state IN ('pending', 'waiting') AND j.due_at <= ?3 AND j.crashes = 0
+                    WHERE j.target = ?4 AND j.state IN (\(JobTransition.list(JobTransition.open)))  -- the partial index jobs_open
+                      AND j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.due_at <= ?3 AND j.crashes = 0
                       AND (j.ordering_key IS NULL OR NOT EXISTS (
                           SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
+                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
                     ORDER BY j.seq LIMIT ?5)
                 RETURNING \(Self.claimedColumns)
                 """,
@@ -71,7 +71,7 @@ extension SQLiteStore {
                     WHERE j.state = 'pending' AND j.crashes > 0 AND j.due_at <= ? AND j.target IN (\(marks))
                       AND (j.ordering_key IS NULL OR NOT EXISTS (
                           SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
+                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
                     ORDER BY j.seq LIMIT 1)
                 RETURNING \(Self.claimedColumns)
                 """,
@@ -90,7 +90,7 @@ extension SQLiteStore {
                 let chunk = leases[start..<min(leases.count, start + 400)]
                 let sql = "UPDATE jobs SET lease_until = MAX(lease_until, ?), updated_at = ? FROM (VALUES "
                     + Array(repeating: "(?,?)", count: chunk.count).joined(separator: ",")
-                    + ") AS v WHERE jobs.seq = v.column1 AND jobs.fence = v.column2 AND jobs.state = 'running' RETURNING jobs.seq"
+                    + ") AS v WHERE jobs.seq = v.column1 AND jobs.fence = v.column2 AND jobs.state = '\(JobTransition.from.rawValue)' RETURNING jobs.seq"
                 var binds: [SQLiteData] = [.integer(Int(untilMillis)), .integer(Int(nowMillis))]
                 for l in chunk { binds += [.integer(Int(l.jobSeq)), .integer(Int(l.fence))] }
                 for row in try await db.query(sql, binds) {
@@ -172,10 +172,10 @@ extension SQLiteStore {
         let rows = try await reader.query(
             """
             SELECT j.due_at AS due FROM jobs j
-            WHERE j.state IN ('pending', 'waiting') AND j.target IN (\(marks))
+            WHERE j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.target IN (\(marks))
               AND (j.ordering_key IS NULL OR NOT EXISTS (
                   SELECT 1 FROM jobs p
-                  WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN ('pending', 'running', 'waiting')))
+                  WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
             ORDER BY j.due_at LIMIT 1
             """, targets.map { .text($0) })
         return rows.first?.column("due")?.integer.map(Int64.init)
@@ -187,7 +187,7 @@ extension SQLiteStore {
             if let s = row.column("state")?.string { stats.jobsByState[s] = row.column("n")?.integer ?? 0 }
         }
         for row in try await reader.query(
-            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN ('pending', 'waiting') AND due_at <= ? GROUP BY target",
+            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.claimable))) AND due_at <= ? GROUP BY target",
             [.integer(Int(nowMillis))]) {
             guard let t = row.column("target")?.string else { continue }
             stats.dueByTarget[t] = row.column("n")?.integer ?? 0
@@ -222,6 +222,6 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Counted from the open-jobs index.
     public func openJobCount() async throws -> Int {
-        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running', 'waiting')").first?.column("n")?.integer ?? 0
+        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.open)))").first?.column("n")?.integer ?? 0
     }
 }
