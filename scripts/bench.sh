@@ -256,7 +256,7 @@ PY
         bench_config "$ROOT/bench/delivery-rules.json" true "$OUT/$name/seed.json"
         "$BENCH" seed --config "$OUT/$name/seed.json" --data-dir "$OUT/$name/data" --events "$BACKLOG" \
             --payload Tests/Fixtures/sentry/issue.created.json --action resolved
-        psql "$TASKBRIDGE_DATABASE_URL" -qc "VACUUM ANALYZE"
+        psql "$TASKBRIDGE_DATABASE_URL" -qc "VACUUM ANALYZE jobs, events"
         settle
         cpu0=$(pg_cpu)
         start_taskbridge "$name" "$ROOT/bench/delivery-rules.json" true; pids=$TB_PID
