@@ -15,6 +15,7 @@ struct FuzzRegressionTests {
         (#"[a[b]]x"#, "bx"),                       // nested classes: the first `]` does not end it
         ("(?^i)abc", "ABC"),                       // (?^i) turns case-insensitivity on mid-pattern
         ("(?i)kelvin", "\u{212A}elvin"),           // (?i)k matches KELVIN SIGN
+        ("(?Wi)kelvin", "\u{212A}elvin"),          // capital flags (W: ASCII word) hid the `i` after them
         ("caf\u{E9}", "cafe\u{301}"),              // é matches e + COMBINING ACUTE ACCENT
         ("cafe\u{301}", "caf\u{E9}"),
     ])

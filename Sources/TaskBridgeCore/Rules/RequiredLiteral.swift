@@ -4,7 +4,8 @@
 ///
 /// Only literal characters outside any group or class count; a character followed by
 /// `?`, `*` or a count (`{0,3}`) is dropped (it may be absent); a top-level `|`, a `{`
-/// that starts no count, or any inline flag other than a leading `(?i)` gives up. Escapes end a run (`\.` is not used even though it is
+/// that starts no count, or any inline flag other than a leading `(?i)` (capital flags
+/// such as `(?Wi)` included) gives up. Escapes end a run (`\.` is not used even though it is
 /// literal), and an escape that spells a character or longer syntax (`\x41`, `\u{…}`,
 /// `\N{…}`, `\p{L}`, `\k<name>`, `\Q…\E`, `\1`) gives up. Characters the regex engine
 /// may match in another spelling are left out: non-ASCII ones (`é` also matches `e` +
@@ -65,10 +66,12 @@ public struct RequiredLiteral: Sendable, Hashable {
                 if i + 1 < chars.count, chars[i + 1] == UInt8(ascii: "]") { i += 1 }
             case UInt8(ascii: "("):
                 endRun()
-                // Inline flags such as (?x), (?s) or (?^) change what characters mean: give up.
+                // Inline flags such as (?x), (?s), (?^) or (?Wi) change what characters mean:
+                // give up. Flags may be capitals too (`W`, `D`, `S`, `P`), so any letter
+                // counts (`(?P<name>…)` gives up as well: safe, only less filtering).
                 if i + 2 < chars.count, chars[i + 1] == UInt8(ascii: "?") {
                     let next = chars[i + 2]
-                    let isFlag = (next >= UInt8(ascii: "a") && next <= UInt8(ascii: "z")) || next == UInt8(ascii: "-") || next == UInt8(ascii: "^")
+                    let isFlag = (next | 0x20 >= UInt8(ascii: "a") && next | 0x20 <= UInt8(ascii: "z")) || next == UInt8(ascii: "-") || next == UInt8(ascii: "^")
                     if isFlag { return nil }
                 }
                 depth += 1
