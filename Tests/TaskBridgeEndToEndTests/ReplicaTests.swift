@@ -192,4 +192,64 @@ struct ReplicaTests {
         await fake.stop()
         await PostgresTestDatabase.drop(url)
     }
+
+    /// examples/agent-posthog on two replicas: one works the agent's runs (the other
+    /// stands by), it is killed with SIGKILL while a PostHog run is followed, and the
+    /// other takes the agent over and finishes both runs: one start, one complete, one
+    /// PostHog task and one PostHog run per GroupChat run.
+    @Test func anAgentIsWorkedByOneReplicaAndTakenOverWhenItDies() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let groupchat = GroupChatFake()
+        let posthog = PostHogFake()
+        posthog.mutate { $0.defaultRunScript = .completes(queuedPolls: 3, inProgressPolls: 8) }
+        try await groupchat.start()
+        try await posthog.start()
+        let dir = try TargetExampleTests.example("agent-posthog", [
+            ("{\n  \"$schema\"", "{\n  \"storage\": {\"kind\": \"postgres\", \"url\": {\"env\": \"TASKBRIDGE_DATABASE_URL\"}, \"tls\": \"disable\", \"poolSize\": 4},\n  \"delivery\": {\"leaseSeconds\": 5},\n  \"$schema\""),
+            (#""pollSeconds": 5"#, #""pollSeconds": 0.3"#),
+            (#""projectId": { "env": "POSTHOG_PROJECT_ID" }"#,
+             #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}"#),
+        ])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let env = ["SENTRY_CLIENT_SECRET": "e2e-sentry", "GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
+                   "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
+                   "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1", "TASKBRIDGE_ADMIN_TOKEN": "e2e-admin",
+                   "TASKBRIDGE_DATABASE_URL": url]
+        try await withHTTPClient { client in
+            let a = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/a", environment: env)
+            let b = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/b", environment: env)
+            let webA = WebClient(client: client, base: "http://127.0.0.1:\(try await a.waitUntilListening())")
+            let webB = WebClient(client: client, base: "http://127.0.0.1:\(try await b.waitUntilListening())")
+            for (n, id) in ["7201", "7202"].enumerated() {
+                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string(id)), ("data.issue.shortId", .string("API-\(n + 1)"))])
+                let (status, _) = try await (n == 0 ? webA : webB).post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
+                                                                                                             requestID: "replica-agent-\(id)"), body: body)
+                #expect(status == 202)
+            }
+            #expect(await eventually(30) { groupchat.agentRuns.count == 2 }, "A:\n\(a.log.suffix(2000))\nB:\n\(b.log.suffix(2000))")
+            let runs = groupchat.agentRuns.compactMap { $0["id"]?.stringValue }
+            // Exactly one replica holds the agent.
+            #expect(await eventually(20) { a.log.contains("this replica runs agent") || b.log.contains("this replica runs agent") })
+            let holderIsA = a.log.contains("this replica runs agent")
+            let (holder, standby) = holderIsA ? (a, b) : (b, a)
+            #expect(!standby.log.contains("this replica runs agent"), "only one replica works the agent")
+            #expect(await eventually(40) { (posthog.project()?.runs.count ?? 0) >= 1 }, "a PostHog run is followed")
+            await holder.kill9()
+            #expect(await eventually(30) { standby.log.contains("this replica runs agent") }, "the standby takes the agent over:\n\(standby.log.suffix(2000))")
+            let finished = await eventually(90) { runs.allSatisfy { groupchat.agentRun($0)?["status"] == "FINISHED" } }
+            #expect(finished, "\(runs.map { groupchat.agentTransitions($0) }); standby:\n\(standby.log.suffix(3000))")
+            for run in runs {
+                let t = groupchat.agentTransitions(run)
+                #expect(t.filter { $0 == "start" }.count == 1, "\(run): \(t)")
+                #expect(t.filter { $0 == "complete" }.count == 1, "\(run): \(t)")
+            }
+            let project = try #require(posthog.project())
+            #expect(project.allTasks.count == 2, "one PostHog task per run, whatever the kill")
+            #expect(project.runs.count == 2, "one PostHog run per run")
+            #expect(await standby.terminate() == 0)
+        }
+        await groupchat.stop()
+        await posthog.stop()
+        await PostgresTestDatabase.drop(url)
+    }
 }
