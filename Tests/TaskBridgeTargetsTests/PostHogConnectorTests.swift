@@ -50,7 +50,9 @@ import TaskBridgeTestSupport
         settings.projectId = StringSetting(literal: "1")
         config.settings = settings
         config.actions = PostHogKind().actions
-        config.timeoutSeconds = 2
+        // Generous: the suite shares two cores with the PostgreSQL and replica tests; a
+        // timeout would turn an expected outcome into a retryable failure.
+        config.timeoutSeconds = 15
         return (config, SecretResolver(environment: ["PH_TOKEN": token]))
     }
 
