@@ -9,6 +9,9 @@ enum PostgresMigrator {
         let target = max(0, min(wanted, PostgresSchema.version))
         _ = try await conn.query("BEGIN", logger: logger)
         do {
+            // A migration may build an index on a large table, and a replica may wait for
+            // another's migration: the sessions' 30 s statement limit does not apply here.
+            _ = try await conn.query("SET LOCAL statement_timeout = 0", logger: logger)
             _ = try await conn.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.Lock.migrationClass), 1)", logger: logger)
             _ = try await conn.query("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", logger: logger)
             let stored = try await conn.query("SELECT value FROM meta WHERE key = 'schema_version'", logger: logger).columns().first?.string("value")
