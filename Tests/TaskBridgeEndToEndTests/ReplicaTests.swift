@@ -87,7 +87,6 @@ struct ReplicaTests {
             }
             #expect(acknowledged.value == issues * 3)
             #expect(atKill.value < issues * 3, "the kill must land while work remains")
-            let killedLog = a.value.log
 
             let verifier = try await Self.store(url)
             let settled = try await eventually(120) {
@@ -107,8 +106,10 @@ struct ReplicaTests {
                 #expect(collapsed == [true, false], "issue \(i): completed, then reopened, in arrival order: \(sequence)")
             }
             // Both replicas delivered, and the chaos really happened.
-            #expect(a.value.log.contains("taking back") || b.log.contains("taking back") || killedLog.contains("taking back"),
-                    "the killed replica's jobs were taken back by lease expiry")
+            // Whether A held running jobs at the instant of the kill depends on timing (both
+            // replicas claim); when it did, B's lease keeper or A's restart took them back.
+            // The exactly-once and order checks above hold either way; the take-over itself
+            // is pinned by PostgresStoreTests.aClaimTakenOverByAnotherReplicaCannotWrite.
             #expect(fake.requests.filter { ($0.status ?? 0) >= 500 || $0.status == nil }.count > 3)
             try await verifier.close()
             #expect(await a.value.terminate() == 0)
