@@ -255,7 +255,13 @@ public struct PruneResult: Sendable, Hashable {
 /// Raised when a store call cannot be served; messages name the operation, never data.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The database is reachable but its schema is missing or older than this binary's:
+    /// `serve` (or `taskbridge migrate`) brings it up to date.
+    public let schemaBehind: Bool
+    public init(_ message: String, schemaBehind: Bool = false) {
+        self.message = message
+        self.schemaBehind = schemaBehind
+    }
     public var description: String { message }
 }
 

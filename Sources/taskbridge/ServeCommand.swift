@@ -103,12 +103,31 @@ struct CheckCommand: AsyncParsableCommand {
             print("note: storage.url: \(why); serve cannot start without the database URL")
         }
         guard live else { return }
-        let problems = await LiveCheck.run(loaded, secrets: resolver)
+        var problems = await LiveCheck.run(loaded, secrets: resolver)
+        var database = ""
+        if loaded.config.storage.kind == .postgres {
+            // Read-only: a tool's open checks the schema version and never migrates.
+            let place = StoreOpener.describe(loaded.config.storage, dataDirectory: "", secrets: resolver)
+            var logger = Logger(label: "taskbridge.check")
+            logger.logLevel = .critical
+            do {
+                let store = try await StoreOpener.open(loaded.config.storage, dataDirectory: "", role: .tool, secrets: resolver, logger: logger)
+                let version = try await store.schemaVersion()
+                try? await store.close()
+                print("storage: \(place) answered; schema version \(version)")
+                database = ", the database answered"
+            } catch let e as StoreError where e.schemaBehind {
+                print("note: storage: \(place): \(e.message)")
+                database = ", the database answered"
+            } catch {
+                problems.append(Diagnostic(file: loaded.configPath, path: "storage", message: "\(place): \(error)"))
+            }
+        }
         for p in problems { print(p.description) }
         if !problems.isEmpty {
             print("\(problems.count) problem(s) found by asking the targets")
             throw ExitCode(1)
         }
-        print("live: every target answered, every literal name resolves to exactly one thing" + (loaded.config.agents.isEmpty ? "" : ", and every agent token works"))
+        print("live: every target answered, every literal name resolves to exactly one thing" + (loaded.config.agents.isEmpty ? "" : ", every agent token works") + database)
     }
 }

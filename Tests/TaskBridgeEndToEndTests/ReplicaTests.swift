@@ -253,4 +253,31 @@ struct ReplicaTests {
         await posthog.stop()
         await PostgresTestDatabase.drop(url)
     }
+
+    /// `check --live` asks the database too, read-only: a fresh one is a note (serve
+    /// migrates it), a migrated one answers with its version, a wrong one is a problem.
+    @Test func checkLiveAsksTheDatabase() async throws {
+        let url = try await PostgresTestDatabase.create()
+        let fake = GroupChatFake()
+        try await fake.start()
+        let (ws, env) = try Self.workspace(fakeURL: fake.baseURL, database: url)
+        defer { ws.remove() }
+        try LiveCheckTests.patientTimeouts(ws)
+        let args = ["check", "--live", "--config", ws.configPath]
+        let (fresh, freshOut) = try await BinaryProcess.run(args, environment: env)
+        #expect(fresh == 0 && freshOut.contains("note: storage: postgres://taskbridge@") && freshOut.contains("no TaskBridge schema yet"), "\(freshOut)")
+        #expect(freshOut.contains("the database answered"))
+        let (stillFresh, _) = try await BinaryProcess.run(["events", "--config", ws.configPath], environment: env)
+        #expect(stillFresh != 0, "the check created nothing: the schema is still missing")
+        #expect(try await BinaryProcess.run(["migrate", "--config", ws.configPath], environment: env).0 == 0)
+        let (ok, okOut) = try await BinaryProcess.run(args, environment: env)
+        #expect(ok == 0 && okOut.contains("answered; schema version 2"), "\(okOut)")
+        var wrong = env
+        wrong["TASKBRIDGE_DATABASE_URL"] = url + "_missing"
+        let (bad, badOut) = try await BinaryProcess.run(args, environment: wrong)
+        #expect(bad == 1 && badOut.contains("storage: postgres://taskbridge@") && badOut.contains("does not exist"), "\(badOut)")
+        #expect(!badOut.contains(":taskbridge@"), "never the password")
+        await fake.stop()
+        await PostgresTestDatabase.drop(url)
+    }
 }

@@ -44,10 +44,11 @@ enum PostgresMigrator {
             ? try await conn.query("SELECT value FROM meta WHERE key = 'schema_version'", logger: logger).columns().first?.string("value")
             : nil
         guard let stored, let version = Int(stored) else {
-            throw StoreError("the database has no TaskBridge schema yet; start a replica or run taskbridge migrate")
+            throw StoreError("the database has no TaskBridge schema yet; start a replica or run taskbridge migrate", schemaBehind: true)
         }
         if version < PostgresSchema.version {
-            throw StoreError("the database has schema version \(version), older than this taskbridge (\(PostgresSchema.version)); run taskbridge migrate (or start an upgraded replica) first")
+            throw StoreError("the database has schema version \(version), older than this taskbridge (\(PostgresSchema.version)); run taskbridge migrate (or start an upgraded replica) first",
+                             schemaBehind: true)
         }
         if version > PostgresSchema.version {
             throw StoreError("the database has schema version \(version), newer than this taskbridge (\(PostgresSchema.version)); upgrade taskbridge")
