@@ -41,10 +41,10 @@ extension PostgresStore {
         }
     }
 
-    /// A session advisory lock per name, taken with `pg_try_advisory_lock` every few
-    /// seconds until it is free. While held, the session is checked every few seconds; if
-    /// it is gone (the database restarted, the network dropped), `body` is cancelled,
-    /// because another replica may take the lock over.
+    /// A session advisory lock per name, tried with `pg_try_advisory_lock` every 5 s
+    /// until it is free. While held, the session is checked every second (each check
+    /// with a one-second limit); if it is gone (the database restarted, the network
+    /// dropped), `body` is cancelled, because another replica may take the lock over.
     public func runExclusively(_ name: String, _ body: @escaping @Sendable () async -> Void) async {
         var waitingLogged = false
         while !Task.isCancelled {
