@@ -4,9 +4,15 @@ import PostgresNIO
 /// vague; this keeps the server's message and the connection problem, which name no
 /// secret (the password is never sent back).
 enum PostgresErrorText {
+    /// The error inside postgres-nio's transaction wrapper: the body's, else the
+    /// commit's, `BEGIN`'s or the rollback's.
+    static func underlying(_ t: PostgresTransactionError) -> (any Error)? {
+        t.closureError ?? t.commitError ?? t.beginError ?? t.rollbackError
+    }
+
     static func describe(_ error: any Error) -> String {
         if let t = error as? PostgresTransactionError {
-            if let inner = t.closureError ?? t.commitError ?? t.beginError ?? t.rollbackError { return describe(inner) }
+            if let inner = underlying(t) { return describe(inner) }
             return "the transaction failed"
         }
         guard let e = error as? PSQLError else { return "\(error)" }

@@ -5,14 +5,13 @@
 enum PostgresSchema {
     static var version: Int { migrations.count }
 
-    /// Session-independent advisory lock keys (`pg_advisory_*lock(class, key)`).
+    /// Advisory lock classes (`pg_advisory_*lock(class, key)`); the exclusive holds use
+    /// single 64-bit keys (``PostgresStore/exclusiveKey(_:)``), a space of their own.
     enum Lock {
         static let migrationClass: Int32 = 7310
         /// Per ordering key, held by the transactions that add jobs with the key so
         /// job seqs follow commit order within a key (see ``PostgresStore/ingest(_:)``).
         static let orderingKeyClass: Int32 = 7311
-        /// Per name, held by the process that runs something alone (``PostgresStore/runExclusively(_:_:)``).
-        static let exclusiveClass: Int32 = 7312
     }
 
     /// The notification channel that wakes idle dispatchers on other replicas.

@@ -37,7 +37,7 @@ extension PostgresStore {
         else { return nil }
         let event = Self.event(row)
         let jobRows = try await rows(PostgresQuery(
-            unsafeSQL: "SELECT \(SQLiteStore.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq WHERE j.event_seq = $1 ORDER BY j.seq",
+            unsafeSQL: "SELECT \(JobSQL.summaryColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq WHERE j.event_seq = $1 ORDER BY j.seq",
             binds: { var b = PostgresBindings(); b.append(event.seq); return b }()))
         var attempts: [String: [AttemptRecord]] = [:]
         var jobs: [JobSummary] = []
@@ -71,7 +71,7 @@ extension PostgresStore {
     public func listJobs(_ f: JobFilter) async throws -> [JobSummary] {
         var s = PostgresStatement()
         let whereSQL = Self.jobWhere(f, &s)
-        s.append("SELECT \(SQLiteStore.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL) ORDER BY j.seq DESC LIMIT \(s.bind(max(1, min(f.limit, 1000))))")
+        s.append("SELECT \(JobSQL.summaryColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL) ORDER BY j.seq DESC LIMIT \(s.bind(max(1, min(f.limit, 1000))))")
         return try await rows(s).map(Self.jobSummary)
     }
 

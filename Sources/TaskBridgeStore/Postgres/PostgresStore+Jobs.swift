@@ -19,7 +19,7 @@ extension PostgresStore {
                                          job: job, generation: 0, &s).joined(separator: ", ") + ")"
                 }
                 s.append("""
-                    ), j AS (INSERT INTO jobs (\(Self.jobColumns))
+                    ), j AS (INSERT INTO jobs (\(JobSQL.insertColumns))
                         SELECT v.c1, e.seq, v.c3, v.c4, v.c5, v.c6, v.c7, v.c8, v.c9, v.c10, v.c11, v.c12, v.c13, v.c14, v.c15, v.c16
                         FROM e CROSS JOIN (VALUES \(rows.joined(separator: ", "))) AS v(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16)
                         RETURNING 1),
@@ -80,9 +80,7 @@ extension PostgresStore {
         _ = try await rows(s, on: conn)
     }
 
-    static let jobColumns = "id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation"
-
-    /// A new job's values in ``jobColumns`` order (the event's seq as a placeholder, or
+    /// A new job's values in ``JobSQL/insertColumns`` order (the event's seq as a placeholder, or
     /// `NULL` when the statement takes it from the event it inserts).
     static func jobValues(id: String, eventSeq: Int64?, at: Int64, job: PlannedJob, generation: Int, _ s: inout PostgresStatement) -> [String] {
         [s.bind(id), eventSeq.map { s.bind($0) } ?? "NULL::bigint", s.bind(job.ruleId), s.bind(job.ruleVersion), s.bind(job.target), s.bind(job.orderingKey),
@@ -98,7 +96,7 @@ extension PostgresStore {
         var start = 0
         while start < jobs.count {
             let end = min(jobs.count, start + 400)
-            var s = PostgresStatement("INSERT INTO jobs (\(Self.jobColumns)) VALUES ")
+            var s = PostgresStatement("INSERT INTO jobs (\(JobSQL.insertColumns)) VALUES ")
             for n in start..<end {
                 let (seq, at, job) = jobs[n]
                 let id = Identifier.make(prefix: "job", millis: at)
@@ -118,18 +116,6 @@ extension PostgresStore {
     }
 
     // MARK: Claims and leases
-
-    static let claimedColumns = """
-        seq, id, event_seq, rule_id, rule_version, target, ordering_key, captures, step, outputs,
-        attempts, first_due_at, uncertain, fence, lease_until, generation, solo, wait_state
-        """
-
-    /// No earlier job with the same ordering key is open (the per-key FIFO).
-    static let firstOfKey = """
-        (j.ordering_key IS NULL OR NOT EXISTS (
-            SELECT 1 FROM jobs p
-            WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
-        """
 
     public func recoverJobs(expiredBeforeMillis: Int64?, maxCrashes: Int, nowMillis: Int64) async throws -> RecoveryResult {
         var s = PostgresStatement()
@@ -163,11 +149,11 @@ extension PostgresStore {
                 updated_at = \(now), fence = fence + 1
             WHERE seq IN (
                 SELECT j.seq FROM jobs j
-                WHERE j.target = \(s.bind(target)) AND j.state IN (\(JobTransition.list(JobTransition.open)))
-                  AND j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.due_at <= \(now) AND j.crashes = 0
-                  AND \(Self.firstOfKey)
+                WHERE j.target = \(s.bind(target)) AND j.state IN (\(JobSQL.openStates))
+                  AND j.state IN (\(JobSQL.claimableStates)) AND j.due_at <= \(now) AND j.crashes = 0
+                  AND \(JobSQL.firstOfKey)
                 ORDER BY j.seq LIMIT \(s.bind(limit)) FOR UPDATE OF j SKIP LOCKED)
-            RETURNING \(Self.claimedColumns)
+            RETURNING \(JobSQL.claimedColumns)
             """)
         return try await rows(s).map { Self.claimed($0, owner: owner) }.sorted { $0.seq < $1.seq }
     }
@@ -182,9 +168,9 @@ extension PostgresStore {
             WHERE seq = (
                 SELECT j.seq FROM jobs j
                 WHERE j.state = '\(JobState.pending.rawValue)' AND j.crashes > 0 AND j.due_at <= \(now) AND j.target = ANY(\(s.bind(targets)))
-                  AND \(Self.firstOfKey)
+                  AND \(JobSQL.firstOfKey)
                 ORDER BY j.seq LIMIT 1 FOR UPDATE OF j SKIP LOCKED)
-            RETURNING \(Self.claimedColumns)
+            RETURNING \(JobSQL.claimedColumns)
             """)
         return try await rows(s).first.map { Self.claimed($0, owner: owner) }
     }
@@ -252,7 +238,7 @@ extension PostgresStore {
         var s = PostgresStatement()
         s.append("""
             SELECT j.due_at AS due FROM jobs j
-            WHERE j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.target = ANY(\(s.bind(targets))) AND \(Self.firstOfKey)
+            WHERE j.state IN (\(JobSQL.claimableStates)) AND j.target = ANY(\(s.bind(targets))) AND \(JobSQL.firstOfKey)
             ORDER BY j.due_at LIMIT 1
             """)
         return try await rows(s).first?.int64("due")
@@ -266,7 +252,7 @@ extension PostgresStore {
         var s = PostgresStatement()
         s.append("""
             SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs
-            WHERE state IN (\(JobTransition.list(JobTransition.claimable))) AND due_at <= \(s.bind(nowMillis)) GROUP BY target
+            WHERE state IN (\(JobSQL.claimableStates)) AND due_at <= \(s.bind(nowMillis)) GROUP BY target
             """)
         for row in try await rows(s) {
             guard let t = row.string("target") else { continue }
@@ -278,7 +264,7 @@ extension PostgresStore {
 
     /// Jobs not yet finished, for benchmarks and tests.
     public func openJobCount() async throws -> Int {
-        try await rows("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.open)))").first?.int("n") ?? 0
+        try await rows("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobSQL.openStates))").first?.int("n") ?? 0
     }
 
     static func event(_ row: PostgresColumns) -> StoredEvent {

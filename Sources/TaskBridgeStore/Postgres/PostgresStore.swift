@@ -151,7 +151,7 @@ public final class PostgresStore: Store {
         do {
             return try await client.withTransaction(logger: logger) { conn in try await body(conn) }
         } catch let e as PostgresTransactionError {
-            throw e.closureError ?? e.commitError ?? e.beginError ?? e.rollbackError ?? StoreError("the transaction failed")
+            throw PostgresErrorText.underlying(e) ?? StoreError("the transaction failed")
         }
     }
 

@@ -72,7 +72,7 @@ enum SQLiteIngest {
         var start = 0
         while start < jobs.count {
             let end = min(jobs.count, start + jobsPerStatement)
-            var sql = "INSERT INTO jobs (id, event_seq, rule_id, rule_version, target, ordering_key, captures, state, step, outputs, attempts, due_at, first_due_at, created_at, updated_at, generation) VALUES "
+            var sql = "INSERT INTO jobs (\(JobSQL.insertColumns)) VALUES "
             var binds: [SQLiteData] = []
             for n in start..<end {
                 let (seq, atMillis, job) = jobs[n]

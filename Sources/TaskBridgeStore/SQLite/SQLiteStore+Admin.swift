@@ -26,11 +26,6 @@ extension SQLiteStore {
         }
     }
 
-    static let jobColumns = """
-        j.id, e.id AS event_id, e.source, e.type, j.rule_id, j.target, j.ordering_key, j.state, j.step, j.attempts,
-        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq
-        """
-
     static func jobSummary(_ row: SQLiteRow) -> JobSummary {
         JobSummary(id: row.column("id")?.string ?? "", eventId: row.column("event_id")?.string ?? "",
                    source: row.column("source")?.string ?? "", type: row.column("type")?.string ?? "",
@@ -50,7 +45,7 @@ extension SQLiteStore {
         guard let row = rows.first else { return nil }
         let event = Self.event(row)
         let jobRows = try await reader.query(
-            "SELECT \(Self.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq WHERE j.event_seq = ? ORDER BY j.seq",
+            "SELECT \(JobSQL.summaryColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq WHERE j.event_seq = ? ORDER BY j.seq",
             [.integer(Int(event.seq))])
         var attempts: [String: [AttemptRecord]] = [:]
         var jobs: [JobSummary] = []
@@ -88,7 +83,7 @@ extension SQLiteStore {
     public func listJobs(_ f: JobFilter) async throws -> [JobSummary] {
         let (whereSQL, binds) = Self.jobWhere(f)
         let rows = try await reader.query(
-            "SELECT \(Self.jobColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL) ORDER BY j.seq DESC LIMIT ?",
+            "SELECT \(JobSQL.summaryColumns) FROM jobs j JOIN events e ON e.seq = j.event_seq \(whereSQL) ORDER BY j.seq DESC LIMIT ?",
             binds + [.integer(max(1, min(f.limit, 1000)))])
         return rows.map(Self.jobSummary)
     }

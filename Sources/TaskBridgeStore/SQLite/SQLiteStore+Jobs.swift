@@ -33,11 +33,6 @@ extension SQLiteStore {
         return result
     }
 
-    static let claimedColumns = """
-        seq, id, event_seq, rule_id, rule_version, target, ordering_key, captures, step, outputs,
-        attempts, first_due_at, uncertain, fence, lease_until, generation, solo, wait_state
-        """
-
     public func claimJobs(target: String, limit: Int, owner: String, nowMillis: Int64, leaseMillis: Int64) async throws -> [ClaimedJob] {
         guard limit > 0 else { return [] }
         let rows = try await queue.write { db in
@@ -46,13 +41,11 @@ extension SQLiteStore {
                 UPDATE jobs SET state = 'running', lease_owner = ?1, lease_until = ?2, updated_at = ?3, fence = fence + 1
                 WHERE seq IN (
                     SELECT j.seq FROM jobs j
-                    WHERE j.target = ?4 AND j.state IN (\(JobTransition.list(JobTransition.open)))  -- the partial index jobs_open
-                      AND j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.due_at <= ?3 AND j.crashes = 0
-                      AND (j.ordering_key IS NULL OR NOT EXISTS (
-                          SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
+                    WHERE j.target = ?4 AND j.state IN (\(JobSQL.openStates))  -- the partial index jobs_open
+                      AND j.state IN (\(JobSQL.claimableStates)) AND j.due_at <= ?3 AND j.crashes = 0
+                      AND \(JobSQL.firstOfKey)
                     ORDER BY j.seq LIMIT ?5)
-                RETURNING \(Self.claimedColumns)
+                RETURNING \(JobSQL.claimedColumns)
                 """,
                 [.text(owner), .integer(Int(nowMillis + leaseMillis)), .integer(Int(nowMillis)), .text(target), .integer(limit)])
         }
@@ -69,11 +62,9 @@ extension SQLiteStore {
                 WHERE seq = (
                     SELECT j.seq FROM jobs j
                     WHERE j.state = 'pending' AND j.crashes > 0 AND j.due_at <= ? AND j.target IN (\(marks))
-                      AND (j.ordering_key IS NULL OR NOT EXISTS (
-                          SELECT 1 FROM jobs p
-                          WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
+                      AND \(JobSQL.firstOfKey)
                     ORDER BY j.seq LIMIT 1)
-                RETURNING \(Self.claimedColumns)
+                RETURNING \(JobSQL.claimedColumns)
                 """,
                 [.text(owner), .integer(Int(nowMillis + leaseMillis)), .integer(Int(nowMillis)), .integer(Int(nowMillis))]
                     + targets.map { .text($0) })
@@ -172,10 +163,8 @@ extension SQLiteStore {
         let rows = try await reader.query(
             """
             SELECT j.due_at AS due FROM jobs j
-            WHERE j.state IN (\(JobTransition.list(JobTransition.claimable))) AND j.target IN (\(marks))
-              AND (j.ordering_key IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM jobs p
-                  WHERE p.ordering_key = j.ordering_key AND p.seq < j.seq AND p.state IN (\(JobTransition.list(JobTransition.open)))))
+            WHERE j.state IN (\(JobSQL.claimableStates)) AND j.target IN (\(marks))
+              AND \(JobSQL.firstOfKey)
             ORDER BY j.due_at LIMIT 1
             """, targets.map { .text($0) })
         return rows.first?.column("due")?.integer.map(Int64.init)
@@ -187,7 +176,7 @@ extension SQLiteStore {
             if let s = row.column("state")?.string { stats.jobsByState[s] = row.column("n")?.integer ?? 0 }
         }
         for row in try await reader.query(
-            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.claimable))) AND due_at <= ? GROUP BY target",
+            "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN (\(JobSQL.claimableStates)) AND due_at <= ? GROUP BY target",
             [.integer(Int(nowMillis))]) {
             guard let t = row.column("target")?.string else { continue }
             stats.dueByTarget[t] = row.column("n")?.integer ?? 0
@@ -222,6 +211,6 @@ extension SQLiteStore {
 extension SQLiteStore {
     /// Counted from the open-jobs index.
     public func openJobCount() async throws -> Int {
-        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobTransition.list(JobTransition.open)))").first?.column("n")?.integer ?? 0
+        try await reader.query("SELECT COUNT(*) AS n FROM jobs WHERE state IN (\(JobSQL.openStates))").first?.column("n")?.integer ?? 0
     }
 }
