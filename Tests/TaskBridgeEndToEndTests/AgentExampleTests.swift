@@ -14,6 +14,23 @@ import TaskBridgeTestSupport
 @Suite(.serialized) struct AgentExampleTests {
     static let admin = [("Authorization", "Bearer e2e-admin")]
 
+    /// examples/agent-posthog with quick polls (0.3 s for GroupChat and PostHog), plus
+    /// `extra` replacements; returns its directory.
+    static func example(_ extra: [(String, String)] = []) throws -> String {
+        try TargetExampleTests.example("agent-posthog", extra + [
+            (#""pollSeconds": 5"#, #""pollSeconds": 0.3"#),
+            (#""projectId": { "env": "POSTHOG_PROJECT_ID" }"#,
+             #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}"#),
+        ])
+    }
+
+    /// What the example's config reads, pointed at the fakes.
+    static func environment(groupchat: GroupChatFake, posthog: PostHogFake) -> [String: String] {
+        ["SENTRY_CLIENT_SECRET": "e2e-sentry", "GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
+         "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
+         "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1", "TASKBRIDGE_ADMIN_TOKEN": "e2e-admin"]
+    }
+
     @Test func sentryErrorIsWorkedByTheAgentAndSurvivesKill9AtEveryStep() async throws {
         // Answers that come late (the call applies at once): a kill then lands while a
         // start, a PostHog create or a complete is in flight with its effect applied.
@@ -23,15 +40,9 @@ import TaskBridgeTestSupport
         posthog.mutate { $0.defaultRunScript = .completes(queuedPolls: 3, inProgressPolls: 4) }
         try await groupchat.start()
         try await posthog.start()
-        let dir = try TargetExampleTests.example("agent-posthog", [
-            (#""pollSeconds": 5"#, #""pollSeconds": 0.3"#),
-            (#""projectId": { "env": "POSTHOG_PROJECT_ID" }"#,
-             #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}"#),
-        ])
+        let dir = try Self.example()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let env = ["SENTRY_CLIENT_SECRET": "e2e-sentry", "GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
-                   "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
-                   "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1", "TASKBRIDGE_ADMIN_TOKEN": "e2e-admin"]
+        let env = Self.environment(groupchat: groupchat, posthog: posthog)
         try await withHTTPClient { client in
             var server = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/data", environment: env)
             var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")

@@ -205,17 +205,12 @@ struct ReplicaTests {
         posthog.mutate { $0.defaultRunScript = .completes(queuedPolls: 3, inProgressPolls: 8) }
         try await groupchat.start()
         try await posthog.start()
-        let dir = try TargetExampleTests.example("agent-posthog", [
+        let dir = try AgentExampleTests.example([
             ("{\n  \"$schema\"", "{\n  \"storage\": {\"kind\": \"postgres\", \"url\": {\"env\": \"TASKBRIDGE_DATABASE_URL\"}, \"tls\": \"disable\", \"poolSize\": 4},\n  \"delivery\": {\"leaseSeconds\": 5},\n  \"$schema\""),
-            (#""pollSeconds": 5"#, #""pollSeconds": 0.3"#),
-            (#""projectId": { "env": "POSTHOG_PROJECT_ID" }"#,
-             #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}"#),
         ])
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let env = ["SENTRY_CLIENT_SECRET": "e2e-sentry", "GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
-                   "GROUPCHAT_AGENT_TOKEN": GroupChatFake.coderAgentToken, "POSTHOG_BASE_URL": posthog.baseURL,
-                   "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1", "TASKBRIDGE_ADMIN_TOKEN": "e2e-admin",
-                   "TASKBRIDGE_DATABASE_URL": url]
+        var env = AgentExampleTests.environment(groupchat: groupchat, posthog: posthog)
+        env["TASKBRIDGE_DATABASE_URL"] = url
         try await withHTTPClient { client in
             let a = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/a", environment: env)
             let b = try BinaryProcess(config: dir + "/taskbridge.json", dataDir: dir + "/b", environment: env)
