@@ -1,3 +1,5 @@
+import TaskBridgeCore
+
 /// SQL fragments both stores' job statements share word for word (the schemas keep the
 /// same table and column names), built once.
 enum JobSQL {
@@ -13,8 +15,49 @@ enum JobSQL {
     /// A job summary's columns, over `jobs j JOIN events e`.
     static let summaryColumns = """
         j.id, e.id AS event_id, e.source, e.type, j.rule_id, j.target, j.ordering_key, j.state, j.step, j.attempts,
-        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq
+        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq, j.rule_version
         """
+
+    /// ``DeliveryStatus/of(_:)`` of the jobs of event `e`, as SQL (both dialects).
+    static let delivery = """
+        CASE
+          WHEN NOT EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq) THEN 'none'
+          WHEN EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state = '\(JobState.dead.rawValue)') THEN 'dead'
+          WHEN EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state <> '\(JobState.succeeded.rawValue)'
+                       AND d.last_error IS NOT NULL) THEN 'failed'
+          WHEN NOT EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state <> '\(JobState.succeeded.rawValue)') THEN 'delivered'
+          ELSE 'planned'
+        END
+        """
+
+    /// The WHERE clauses of an event list, with `bind` appending one value and returning its placeholder.
+    static func eventClauses(_ f: EventFilter, bind: (EventFilterValue) -> String) -> [String] {
+        var clauses: [String] = []
+        if let v = f.source { clauses.append("e.source = \(bind(.text(v)))") }
+        if let v = f.type { clauses.append("e.type = \(bind(.text(v)))") }
+        if let v = f.status { clauses.append("e.status = \(bind(.text(v)))") }
+        if let v = f.sinceMillis { clauses.append("e.received_at >= \(bind(.integer(v)))") }
+        if let v = f.untilMillis { clauses.append("e.received_at < \(bind(.integer(v)))") }
+        if let v = f.query { clauses.append("(e.id = \(bind(.text(v))) OR e.dedupe_key = \(bind(.text(v))))") }
+        if let v = f.before { clauses.append("e.seq < \(bind(.integer(v)))") }
+        if let v = f.delivery { clauses.append("(\(delivery)) = \(bind(.text(v)))") }
+        return clauses
+    }
+
+    enum EventFilterValue {
+        case text(String)
+        case integer(Int64)
+    }
+
+    /// An event list's statement around its clauses.
+    static func eventList(_ clauses: [String], limit: String) -> String {
+        """
+        SELECT e.seq, e.id, e.source, e.type, e.dedupe_key, e.received_at, e.status,
+               (SELECT COUNT(*) FROM jobs j WHERE j.event_seq = e.seq) AS jobs, \(delivery) AS delivery
+        FROM events e \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
+        ORDER BY e.seq DESC LIMIT \(limit)
+        """
+    }
 
     /// `'pending', 'running', 'waiting'`: the states that hold an ordering key.
     static let openStates = JobTransition.list(JobTransition.open)

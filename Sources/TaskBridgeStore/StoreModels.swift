@@ -162,9 +162,18 @@ public struct EventFilter: Sendable, Hashable {
     public var sinceMillis: Int64?
     public var untilMillis: Int64?
     public var limit = 100
+    /// An event id or a dedupe key, matched exactly.
+    public var query: String?
+    /// A ``DeliveryStatus`` raw value.
+    public var delivery: String?
+    /// Only events older than this cursor (``EventSummary/cursor`` of the last row seen).
+    public var before: Int64?
 
     public init(source: String? = nil, type: String? = nil, status: String? = nil, sinceMillis: Int64? = nil,
-                untilMillis: Int64? = nil, limit: Int = 100) {
+                untilMillis: Int64? = nil, limit: Int = 100, query: String? = nil, delivery: String? = nil, before: Int64? = nil) {
+        self.query = query
+        self.delivery = delivery
+        self.before = before
         self.source = source
         self.type = type
         self.status = status
@@ -205,6 +214,10 @@ public struct EventSummary: Sendable, Hashable {
     public var receivedAtMillis: Int64
     public var status: String
     public var jobs: Int
+    /// How far the event's work has got (``DeliveryStatus``), derived from its jobs.
+    public var delivery: String
+    /// Where the next page of a newest-first list starts (`EventFilter.before`).
+    public var cursor: Int64
 }
 
 public struct JobSummary: Sendable, Hashable {
@@ -223,6 +236,8 @@ public struct JobSummary: Sendable, Hashable {
     public var updatedAtMillis: Int64
     public var lastError: String?
     public var outputs: String
+    /// The hash of the rule version that planned the job.
+    public var ruleVersion: String = ""
 }
 
 public struct EventDetail: Sendable {
@@ -234,6 +249,8 @@ public struct EventDetail: Sendable {
 
 public struct QueueStats: Sendable, Hashable {
     public var jobsByState: [String: Int]
+    /// Jobs per state, per target.
+    public var jobsByTargetState: [String: [String: Int]] = [:]
     /// Jobs due now (pending and past their due time), per target.
     public var dueByTarget: [String: Int]
     /// Age in seconds of the oldest due job, per target.
@@ -243,6 +260,13 @@ public struct QueueStats: Sendable, Hashable {
         self.jobsByState = jobsByState
         self.dueByTarget = dueByTarget
         self.oldestDueAgeSeconds = oldestDueAgeSeconds
+    }
+}
+
+extension QueueStats {
+    mutating func count(target: String, state: String, _ n: Int) {
+        jobsByState[state, default: 0] += n
+        jobsByTargetState[target, default: [:]][state] = n
     }
 }
 

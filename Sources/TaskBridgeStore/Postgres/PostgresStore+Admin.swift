@@ -4,22 +4,19 @@ import TaskBridgeCore
 extension PostgresStore {
     public func listEvents(_ f: EventFilter) async throws -> [EventSummary] {
         var s = PostgresStatement()
-        var clauses: [String] = []
-        if let v = f.source { clauses.append("e.source = \(s.bind(v))") }
-        if let v = f.type { clauses.append("e.type = \(s.bind(v))") }
-        if let v = f.status { clauses.append("e.status = \(s.bind(v))") }
-        if let v = f.sinceMillis { clauses.append("e.received_at >= \(s.bind(v))") }
-        if let v = f.untilMillis { clauses.append("e.received_at < \(s.bind(v))") }
-        s.append("""
-            SELECT e.id, e.source, e.type, e.dedupe_key, e.received_at, e.status,
-                   (SELECT COUNT(*) FROM jobs j WHERE j.event_seq = e.seq) AS jobs
-            FROM events e \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
-            ORDER BY e.seq DESC LIMIT \(s.bind(max(1, min(f.limit, 1000))))
-            """)
+        let clauses = JobSQL.eventClauses(f) { value in
+            switch value {
+            case .text(let t): s.bind(t)
+            case .integer(let i): s.bind(i)
+            }
+        }
+        let limit = s.bind(max(1, min(f.limit, 1000)))
+        s.append(JobSQL.eventList(clauses, limit: limit))
         return try await rows(s).map {
             EventSummary(id: $0.string("id") ?? "", source: $0.string("source") ?? "", type: $0.string("type") ?? "",
                          dedupeKey: $0.string("dedupe_key"), receivedAtMillis: $0.int64("received_at") ?? 0,
-                         status: $0.string("status") ?? "", jobs: $0.int("jobs") ?? 0)
+                         status: $0.string("status") ?? "", jobs: $0.int("jobs") ?? 0,
+                         delivery: $0.string("delivery") ?? "", cursor: $0.int64("seq") ?? 0)
         }
     }
 
@@ -28,7 +25,8 @@ extension PostgresStore {
                    type: row.string("type") ?? "", ruleId: row.string("rule_id") ?? "", target: row.string("target") ?? "",
                    orderingKey: row.string("ordering_key"), state: row.string("state") ?? "", step: row.int("step") ?? 0,
                    attempts: row.int("attempts") ?? 0, dueAtMillis: row.int64("due_at") ?? 0, createdAtMillis: row.int64("created_at") ?? 0,
-                   updatedAtMillis: row.int64("updated_at") ?? 0, lastError: row.string("last_error"), outputs: row.string("outputs") ?? "{}")
+                   updatedAtMillis: row.int64("updated_at") ?? 0, lastError: row.string("last_error"), outputs: row.string("outputs") ?? "{}",
+                   ruleVersion: row.string("rule_version") ?? "")
     }
 
     public func eventDetail(id: String) async throws -> EventDetail? {

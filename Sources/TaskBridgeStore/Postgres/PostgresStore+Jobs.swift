@@ -246,8 +246,9 @@ extension PostgresStore {
 
     public func queueStats(nowMillis: Int64) async throws -> QueueStats {
         var stats = QueueStats()
-        for row in try await rows("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
-            if let st = row.string("state") { stats.jobsByState[st] = row.int("n") ?? 0 }
+        for row in try await rows("SELECT target, state, COUNT(*) AS n FROM jobs GROUP BY target, state") {
+            guard let st = row.string("state"), let t = row.string("target") else { continue }
+            stats.count(target: t, state: st, row.int("n") ?? 0)
         }
         var s = PostgresStatement()
         s.append("""

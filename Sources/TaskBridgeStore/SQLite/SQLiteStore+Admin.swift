@@ -3,26 +3,22 @@ import TaskBridgeCore
 
 extension SQLiteStore {
     public func listEvents(_ f: EventFilter) async throws -> [EventSummary] {
-        var clauses: [String] = []
         var binds: [SQLiteData] = []
-        if let s = f.source { clauses.append("e.source = ?"); binds.append(.text(s)) }
-        if let t = f.type { clauses.append("e.type = ?"); binds.append(.text(t)) }
-        if let s = f.status { clauses.append("e.status = ?"); binds.append(.text(s)) }
-        if let s = f.sinceMillis { clauses.append("e.received_at >= ?"); binds.append(.integer(Int(s))) }
-        if let u = f.untilMillis { clauses.append("e.received_at < ?"); binds.append(.integer(Int(u))) }
+        let clauses = JobSQL.eventClauses(f) { value in
+            switch value {
+            case .text(let t): binds.append(.text(t))
+            case .integer(let i): binds.append(.integer(Int(i)))
+            }
+            return "?"
+        }
         binds.append(.integer(max(1, min(f.limit, 1000))))
-        let rows = try await reader.query(
-            """
-            SELECT e.id, e.source, e.type, e.dedupe_key, e.received_at, e.status,
-                   (SELECT COUNT(*) FROM jobs j WHERE j.event_seq = e.seq) AS jobs
-            FROM events e \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
-            ORDER BY e.seq DESC LIMIT ?
-            """, binds)
+        let rows = try await reader.query(JobSQL.eventList(clauses, limit: "?"), binds)
         return rows.map {
             EventSummary(id: $0.column("id")?.string ?? "", source: $0.column("source")?.string ?? "",
                          type: $0.column("type")?.string ?? "", dedupeKey: $0.column("dedupe_key")?.string,
                          receivedAtMillis: Int64($0.column("received_at")?.integer ?? 0),
-                         status: $0.column("status")?.string ?? "", jobs: $0.column("jobs")?.integer ?? 0)
+                         status: $0.column("status")?.string ?? "", jobs: $0.column("jobs")?.integer ?? 0,
+                         delivery: $0.column("delivery")?.string ?? "", cursor: Int64($0.column("seq")?.integer ?? 0))
         }
     }
 
@@ -35,7 +31,8 @@ extension SQLiteStore {
                    dueAtMillis: Int64(row.column("due_at")?.integer ?? 0),
                    createdAtMillis: Int64(row.column("created_at")?.integer ?? 0),
                    updatedAtMillis: Int64(row.column("updated_at")?.integer ?? 0),
-                   lastError: row.column("last_error")?.string, outputs: row.column("outputs")?.string ?? "{}")
+                   lastError: row.column("last_error")?.string, outputs: row.column("outputs")?.string ?? "{}",
+                   ruleVersion: row.column("rule_version")?.string ?? "")
     }
 
     public func eventDetail(id: String) async throws -> EventDetail? {

@@ -172,8 +172,9 @@ extension SQLiteStore {
 
     public func queueStats(nowMillis: Int64) async throws -> QueueStats {
         var stats = QueueStats()
-        for row in try await reader.query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state") {
-            if let s = row.column("state")?.string { stats.jobsByState[s] = row.column("n")?.integer ?? 0 }
+        for row in try await reader.query("SELECT target, state, COUNT(*) AS n FROM jobs GROUP BY target, state") {
+            guard let s = row.column("state")?.string, let t = row.column("target")?.string else { continue }
+            stats.count(target: t, state: s, row.column("n")?.integer ?? 0)
         }
         for row in try await reader.query(
             "SELECT target, COUNT(*) AS n, MIN(due_at) AS oldest FROM jobs WHERE state IN (\(JobSQL.claimableStates)) AND due_at <= ? GROUP BY target",
