@@ -73,6 +73,13 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            // The console and the widget are compiled in: a deployment is one binary.
+            resources: [
+                .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/login.html"),
+                .embedInCode("Console/Assets/console.js"), .embedInCode("Console/Assets/console.css"),
+                .embedInCode("Widget/Assets/widget.js"),
             ],
             swiftSettings: strict
         ),
@@ -80,12 +87,20 @@ let package = Package(
             name: "taskbridge",
             dependencies: [
                 "TaskBridgeServer", "TaskBridgeStore", "TaskBridgeCore",
+                // `taskbridge demo` runs the GroupChat fake in the process as its target.
+                "UpstreamFakes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            // Copies of Tests/Fixtures payloads for `taskbridge demo` (DemoPayloadTests keeps them identical).
+            resources: [
+                .embedInCode("Demo/Payloads/sentry-issue.created.json"),
+                .embedInCode("Demo/Payloads/github-pull_request.opened.json"),
+                .embedInCode("Demo/Payloads/github-pull_request.closed.json"),
             ],
             swiftSettings: strict
         ),

@@ -14,6 +14,7 @@ public final class TargetGate: Sendable {
         var bucket: TokenBucket?
         var breaker: CircuitBreaker
         var auth = AuthPause()
+        var authRefusals = 0
     }
 
     private let state: Mutex<State>
@@ -53,6 +54,9 @@ public final class TargetGate: Sendable {
 
     /// Why requests to the target are paused (a 401/403), if they are.
     public var authPauseReason: String? { state.withLock { $0.auth.reason } }
+
+    /// How many answers refused the target's credentials since the process started.
+    public var authRefusals: Int { state.withLock { $0.authRefusals } }
 
     /// Holds every request back after the target refused its credentials: a revoked or
     /// wrong token is the operator's problem, not the jobs'. One probe goes out after a
@@ -128,7 +132,7 @@ public final class TargetGate: Sendable {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             // A refused probe stays "probing" until the runner pauses again (with a longer
             // backoff), so no second probe slips out in between.
-            if !authRefused { s.auth.probeFinished() }
+            if !authRefused { s.auth.probeFinished() } else { s.authRefusals += 1 }
             switch healthy {
             case true?:
                 s.breaker.recordSuccess()

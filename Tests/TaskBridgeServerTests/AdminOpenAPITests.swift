@@ -47,7 +47,8 @@ import TaskBridgeTestSupport
     @Test func listRoutesAnswerAsDocumented() async throws {
         try await withBridge { bridge in
             let auth = [("Authorization", "Bearer \(TestEnv.adminToken)")]
-            for (path, key) in [("/admin/api/events", "events"), ("/admin/api/jobs", "jobs"), ("/admin/api/agents", "agents"), ("/admin/api/runs", "runs")] {
+            for (path, key) in [("/admin/api/events", "events"), ("/admin/api/jobs", "jobs"), ("/admin/api/agents", "agents"), ("/admin/api/runs", "runs"),
+                              ("/admin/api/targets", "targets"), ("/admin/api/rules", "rules")] {
                 let ok = try await bridge.get(path, auth)
                 #expect(ok.status == .ok, "\(path)")
                 #expect(try JSONParser.parse(Array(ok.body.readableBytesView))[key]?.arrayValue != nil, "\(path) has \(key)")

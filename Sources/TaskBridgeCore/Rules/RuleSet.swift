@@ -101,3 +101,11 @@ public struct RuleSet: Sendable {
         }
     }
 }
+
+extension RuleSet {
+    /// One hash for the whole set, from its rules' versions in order: it changes when
+    /// any rule does, so the console can show which set is loaded.
+    public var version: String {
+        Rule.hash(rules.map { "\($0.id)=\($0.versionHash)" }.joined(separator: "\n"))
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import TaskBridgeCore
 import TaskBridgeStore
@@ -10,32 +11,63 @@ struct AdminController: Sendable {
 
     func register(on router: Router<TaskBridgeRequestContext>, prefix: String) {
         let base = "\(prefix)/admin/api"
-        router.get("\(base)/events") { req, ctx in try await self.guarded(req) { try await self.listEvents(req) } }
-        router.get("\(base)/events/:id") { req, ctx in try await self.guarded(req) { try await self.showEvent(ctx.parameters.get("id") ?? "") } }
-        router.post("\(base)/events/:id/replay") { req, ctx in try await self.guarded(req) { try await self.replay(ctx.parameters.get("id") ?? "") } }
-        router.get("\(base)/jobs") { req, ctx in try await self.guarded(req) { try await self.listJobs(req) } }
-        router.post("\(base)/jobs/:id/retry") { req, ctx in try await self.guarded(req) { try await self.retry(ctx.parameters.get("id") ?? "") } }
-        router.post("\(base)/dead-letters/retry") { req, ctx in try await self.guarded(req) { try await self.retryDead(req) } }
-        router.get("\(base)/agents") { req, ctx in try await self.guarded(req) { try await self.listAgents() } }
-        router.get("\(base)/runs") { req, ctx in try await self.guarded(req) { try await self.listRuns(req) } }
-        router.get("\(base)/runs/:id") { req, ctx in try await self.guarded(req) { try await self.showRun(ctx.parameters.get("id") ?? "") } }
+        router.get("\(base)/session") { req, ctx in try await self.guarded(req, ctx) { self.session($0) } }
+        router.get("\(base)/events") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.listEvents(req) } }
+        router.get("\(base)/events/:id") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.showEvent(ctx.parameters.get("id") ?? "") } }
+        router.post("\(base)/events/:id/replay") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.replay(ctx.parameters.get("id") ?? "") } }
+        router.get("\(base)/jobs") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.listJobs(req) } }
+        router.post("\(base)/jobs/:id/retry") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.retry(ctx.parameters.get("id") ?? "") } }
+        router.post("\(base)/dead-letters/retry") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.retryDead(req) } }
+        router.get("\(base)/targets") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.listTargets() } }
+        router.get("\(base)/rules") { req, ctx in try await self.guarded(req, ctx) { _ in self.listRules() } }
+        router.get("\(base)/agents") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.listAgents() } }
+        router.get("\(base)/runs") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.listRuns(req) } }
+        router.get("\(base)/runs/:id") { req, ctx in try await self.guarded(req, ctx) { _ in try await self.showRun(ctx.parameters.get("id") ?? "") } }
     }
 
-    func guarded(_ request: Request, _ body: () async throws -> Response) async throws -> Response {
-        guard let token = runtime.adminToken else {
-            return JSONResponse.error(404, "the admin API is disabled; set TASKBRIDGE_ADMIN_TOKEN (admin.token) to enable it")
+    /// Runs `body` for an authenticated caller; answers 404 when the admin API is off,
+    /// 401 without credentials, 403 for a console POST without its CSRF token and 429
+    /// after too many wrong tokens. Answers are never cached.
+    func guarded(_ request: Request, _ context: TaskBridgeRequestContext,
+                 _ body: (AdminAuth.Caller) async throws -> Response) async throws -> Response {
+        let caller = runtime.adminAuth.authenticate(request.headers, mutating: request.method == .post,
+                                                    client: runtime.clientIP(request, context), now: Double(WallClock.nowMillis()) / 1000)
+        var response: Response
+        switch caller {
+        case .success(let who):
+            do {
+                response = try await body(who)
+            } catch let e as AdminInputError {
+                response = JSONResponse.error(400, e.message)
+            }
+        case .failure(let refusal):
+            response = Self.refusal(refusal)
         }
-        let header = request.headers[.authorization] ?? ""
-        let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
-        guard !given.isEmpty, ConstantTime.equals(given, token.bytes) else {
-            return JSONResponse.error(401, "missing or wrong admin token (send Authorization: Bearer <token>)",
-                                      headers: [.wwwAuthenticate: "Bearer"])
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+
+    static func refusal(_ refusal: AdminAuth.Refusal) -> Response {
+        switch refusal {
+        case .disabled:
+            JSONResponse.error(404, "the admin API is disabled; set TASKBRIDGE_ADMIN_TOKEN (admin.token) to enable it")
+        case .unauthenticated(let why):
+            JSONResponse.error(401, why, headers: [.wwwAuthenticate: "Bearer"])
+        case .forbidden(let why):
+            JSONResponse.error(403, why)
+        case .throttled(let after):
+            JSONResponse.error(429, "too many wrong admin tokens from this address; try again in \(after) s",
+                               headers: [.retryAfter: "\(after)"])
         }
-        do {
-            return try await body()
-        } catch let e as AdminInputError {
-            return JSONResponse.error(400, e.message)
+    }
+
+    /// The console's CSRF token, for a signed-in session.
+    func session(_ caller: AdminAuth.Caller) -> Response {
+        guard case .session(let session) = caller, let token = runtime.adminAuth.token else {
+            return JSONResponse.error(400, "only a console session has a CSRF token; bearer requests need none")
         }
+        return JSONResponse.make(.ok, ["csrfToken": .string(session.csrfToken(adminToken: token)),
+                                       "expiresAt": AdminJSON.time(session.expiresAt * 1000)])
     }
 
     struct AdminInputError: Error { let message: String }
@@ -66,10 +98,35 @@ struct AdminController: Sendable {
 
     func listEvents(_ request: Request) async throws -> Response {
         let q = request.uri.queryParameters
+        if let d = q.get("delivery"), DeliveryStatus(rawValue: d) == nil {
+            throw AdminInputError(message: "delivery must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        var before: Int64?
+        if let raw = q.get("before") {
+            guard let cursor = Int64(raw), cursor > 0 else { throw AdminInputError(message: "before=\(raw.prefix(40)) is not a cursor from nextCursor") }
+            before = cursor
+        }
+        let search = q.get("q").map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        let limit = try limit(request)
         let events = try await runtime.store.listEvents(EventFilter(
             source: q.get("source"), type: q.get("type"), status: q.get("status"),
-            sinceMillis: try time(request, "since"), untilMillis: try time(request, "until"), limit: try limit(request)))
-        return JSONResponse.make(.ok, ["events": .array(events.map(AdminJSON.event))])
+            sinceMillis: try time(request, "since"), untilMillis: try time(request, "until"), limit: limit,
+            query: search, delivery: q.get("delivery"), before: before))
+        let next: JSONValue = events.count == limit ? events.last.map { .string(String($0.cursor)) } ?? .null : .null
+        return JSONResponse.make(.ok, ["events": .array(events.map(AdminJSON.event)), "nextCursor": next])
+    }
+
+    func listTargets() async throws -> Response {
+        let stats = try await runtime.store.queueStats(nowMillis: WallClock.nowMillis())
+        let targets = runtime.config.targets.keys.sorted().compactMap { name in
+            runtime.config.targets[name].map { AdminJSON.target($0, status: runtime.targetStatus.entry(name), stats: stats) }
+        }
+        return JSONResponse.make(.ok, ["targets": .array(targets)])
+    }
+
+    func listRules() -> Response {
+        JSONResponse.make(.ok, AdminJSON.rules(runtime.rules, status: runtime.ruleStatus.current,
+                                               files: runtime.config.rules))
     }
 
     func showEvent(_ id: String) async throws -> Response {

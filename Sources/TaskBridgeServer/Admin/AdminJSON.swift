@@ -10,16 +10,36 @@ public enum AdminJSON {
     public static func event(_ e: EventSummary) -> JSONValue {
         ["id": .string(e.id), "source": .string(e.source), "type": .string(e.type),
          "dedupeKey": e.dedupeKey.map(JSONValue.string) ?? .null, "receivedAt": time(e.receivedAtMillis),
-         "status": .string(e.status), "jobs": .number(Double(e.jobs))]
+         "status": .string(e.status), "jobs": .number(Double(e.jobs)), "delivery": .string(e.delivery)]
     }
 
     public static func job(_ j: JobSummary) -> JSONValue {
-        ["id": .string(j.id), "event": .string(j.eventId), "source": .string(j.source), "type": .string(j.type),
-         "rule": .string(j.ruleId), "target": .string(j.target), "orderingKey": j.orderingKey.map(JSONValue.string) ?? .null,
+        let outputs = (try? JSONParser.parse(j.outputs)) ?? .object([:])
+        return ["id": .string(j.id), "event": .string(j.eventId), "source": .string(j.source), "type": .string(j.type),
+         "rule": .string(j.ruleId), "ruleVersion": .string(j.ruleVersion), "target": .string(j.target), "orderingKey": j.orderingKey.map(JSONValue.string) ?? .null,
          "state": .string(j.state), "step": .number(Double(j.step)), "attempts": .number(Double(j.attempts)),
          "dueAt": time(j.dueAtMillis), "createdAt": time(j.createdAtMillis), "updatedAt": time(j.updatedAtMillis),
          "lastError": j.lastError.map(JSONValue.string) ?? .null,
-         "outputs": (try? JSONParser.parse(j.outputs)) ?? .object([:])]
+         "outputs": outputs, "links": .array(links(outputs))]
+    }
+
+    /// Links to what the job made in its target: every output that is an http(s) URL,
+    /// titled by its key path (`steps[0].url`).
+    static func links(_ outputs: JSONValue) -> [JSONValue] {
+        var found: [JSONValue] = []
+        func walk(_ value: JSONValue, _ path: String) {
+            switch value {
+            case .string(let s) where (s.hasPrefix("https://") || s.hasPrefix("http://")) && found.count < 20:
+                found.append(["title": .string(path), "url": .string(s)])
+            case .object(let members):
+                for (key, member) in members.sorted(by: { $0.key < $1.key }) { walk(member, path.isEmpty ? key : "\(path).\(key)") }
+            case .array(let items):
+                for (i, item) in items.enumerated() { walk(item, "\(path)[\(i)]") }
+            default: break
+            }
+        }
+        walk(outputs, "")
+        return found
     }
 
     public static func attempt(_ a: AttemptRecord) -> JSONValue {
@@ -41,6 +61,7 @@ public enum AdminJSON {
         return ["id": .string(e.id), "source": .string(e.source), "type": .string(e.type),
                 "dedupeKey": e.dedupeKey.map(JSONValue.string) ?? .null, "receivedAt": time(e.receivedAtMillis),
                 "clientIp": e.clientIP.map(JSONValue.string) ?? .null, "status": .string(e.status),
+                "delivery": .string(DeliveryStatus.of(d.jobs.map { ($0.state, $0.lastError) }).rawValue),
                 "headers": .object(e.headers.mapValues(JSONValue.string)), "contentType": .string(e.contentType),
                 "payload": payload, "matchedRules": .array(d.jobs.map { .string($0.ruleId) }), "jobs": .array(jobs)]
     }

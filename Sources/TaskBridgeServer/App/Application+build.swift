@@ -33,6 +33,8 @@ public func buildApplication(runtime: TaskBridgeRuntime, options: AppOptions,
     router.add(middleware: JSONErrorMiddleware())
     IngressController(runtime: runtime).register(on: router, prefix: prefix)
     AdminController(runtime: runtime).register(on: router, prefix: prefix)
+    ConsoleController(runtime: runtime, prefix: prefix).register(on: router)
+    WidgetController(runtime: runtime).register(on: router, prefix: prefix)
     let health = HealthController(runtime: runtime)
     health.register(on: router, prefix: "")
     if !prefix.isEmpty { health.register(on: router, prefix: prefix) }

@@ -23,14 +23,17 @@ public struct RuleReloader: Service {
         do {
             let (rules, files) = try ConfigLoader.loadRules(config: runtime.config, configPath: runtime.configPath)
             try await runtime.install(rules)
+            runtime.ruleStatus.reloaded(atMillis: WallClock.nowMillis(), error: nil)
             runtime.logger.notice("rules reloaded", metadata: ["reason": "\(reason)", "rules": "\(rules.rules.count)", "files": "\(files.count)"])
             return []
         } catch let e as DiagnosticsError {
+            runtime.ruleStatus.reloaded(atMillis: WallClock.nowMillis(), error: e.diagnostics.map(\.description).joined(separator: "\n"))
             runtime.logger.error("new rules rejected; the previous rules keep serving", metadata: [
                 "reason": "\(reason)", "problems": "\(e.diagnostics.map(\.description).joined(separator: "\n"))",
             ])
             return e.diagnostics
         } catch {
+            runtime.ruleStatus.reloaded(atMillis: WallClock.nowMillis(), error: "rules could not be installed: \(error)")
             runtime.logger.error("rules could not be installed; the previous rules keep serving", metadata: ["error": "\(error)"])
             return [Diagnostic(file: runtime.configPath, path: "rules", message: "\(error)")]
         }

@@ -26,6 +26,12 @@ public final class TaskBridgeRuntime: Sendable {
     public let secrets: SecretResolver
     /// The configured agents' identities and health, kept by their workers.
     public let agentStatus = AgentStatusBoard()
+    /// The dispatcher's target gates, for `GET /admin/api/targets`.
+    let targetStatus = TargetStatusBoard()
+    /// When rules were installed and how the last reload went.
+    let ruleStatus = RuleStatusBoard()
+    /// Bearer and console-session checks, sign-in throttling and sign-out.
+    let adminAuth: AdminAuth
 
     public init(loaded: ConfigLoader.Loaded, store: any Store, secrets: SecretResolver = SecretResolver(),
                 logger: Logger, metrics: TaskBridgeMetrics = TaskBridgeMetrics()) {
@@ -66,6 +72,7 @@ public final class TaskBridgeRuntime: Sendable {
         case .value(let s)?: adminToken = s
         default: adminToken = nil
         }
+        adminAuth = AdminAuth(token: adminToken)
     }
 
     public var rules: RuleSet { currentRules.withLock { $0 } }
@@ -91,6 +98,7 @@ public final class TaskBridgeRuntime: Sendable {
     public func install(_ rules: RuleSet) async throws {
         try await store.saveRuleVersions(rules.rules)
         currentRules.withLock { $0 = rules }
+        ruleStatus.installed(atMillis: WallClock.nowMillis())
     }
 }
 

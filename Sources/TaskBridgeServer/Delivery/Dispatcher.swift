@@ -39,7 +39,9 @@ public final class Dispatcher: Service, Sendable {
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfig)
         var targets: [String: TargetRuntime] = [:]
         for (name, t) in runtime.config.targets {
-            targets[name] = TargetRuntime(config: t, client: client, secrets: runtime.secrets, logger: runtime.logger)
+            let target = TargetRuntime(config: t, client: client, secrets: runtime.secrets, logger: runtime.logger)
+            targets[name] = target
+            runtime.targetStatus.register(name, .init(kind: t.kind, gate: target.gate, unavailableReason: target.unavailableReason))
         }
         self.targets = targets
         self.owner = Identifier.make(prefix: "worker", millis: WallClock.nowMillis())

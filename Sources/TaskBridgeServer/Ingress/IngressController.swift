@@ -19,22 +19,14 @@ struct IngressController: Sendable {
         }
     }
 
-    func clientIP(_ request: Request, _ context: TaskBridgeRequestContext) -> String {
-        let resolver = runtime.clientResolver
-        let name: HTTPField.Name = switch resolver.header {
-        case .xForwardedFor: .xForwardedFor
-        case .forwarded: .forwarded
-        case .xRealIP: .xRealIP
-        }
-        return resolver.clientAddress(peer: context.remoteAddress?.ipAddress, headerValues: request.headers[values: name])
-    }
-
     /// CORS headers for an allowed browser origin (exact match), else none.
     func corsHeaders(_ source: SourceRuntime, origin: String?) -> HTTPFields {
         guard let origin, let normalized = Origin.normalize(origin), source.allowedOrigins.contains(normalized) else { return [:] }
         var h = HTTPFields()
         h[.accessControlAllowOrigin] = origin
         h[.vary] = "Origin"
+        // The widget reads Retry-After to say when to try again after a 429.
+        h[.accessControlExposeHeaders] = "Retry-After"
         return h
     }
 
@@ -58,7 +50,7 @@ struct IngressController: Sendable {
             runtime.metrics.rejected(source: "unknown", status: 404)
             return JSONResponse.error(404, "unknown source \"\(String(name.prefix(100)))\"")
         }
-        let ip = clientIP(request, context)
+        let ip = runtime.clientIP(request, context)
         var cors: HTTPFields = [:]
         if source.config.kind == .widget, let origin = request.headers[.origin] {
             cors = corsHeaders(source, origin: origin)

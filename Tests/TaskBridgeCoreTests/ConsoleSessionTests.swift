@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import TaskBridgeCore
+
+@Suite struct ConsoleSessionTests {
+    let token = Secret("admin-token-for-tests")
+    let random: [UInt8] = Array(0..<16)
+
+    @Test func aSignedSessionIsAcceptedUntilItExpires() throws {
+        let session = ConsoleSession.issue(now: 1_000, lifetimeSeconds: 3_600, random: random)
+        #expect(session.id == "000102030405060708090a0b0c0d0e0f")
+        #expect(session.expiresAt == 4_600)
+        let cookie = session.cookieValue(adminToken: token)
+        #expect(cookie.hasPrefix("v1.000102030405060708090a0b0c0d0e0f.4600."))
+        #expect(ConsoleSession.verify(cookie, adminToken: token, now: 4_599) == session)
+        #expect(ConsoleSession.verify(cookie, adminToken: token, now: 4_600) == nil, "expired")
+    }
+
+    @Test func aCookieSignedWithAnotherTokenOrChangedIsRefused() {
+        let session = ConsoleSession.issue(now: 0, lifetimeSeconds: 100, random: random)
+        let cookie = session.cookieValue(adminToken: token)
+        #expect(ConsoleSession.verify(cookie, adminToken: Secret("rotated-token"), now: 1) == nil)
+        // A longer life written into the cookie breaks its signature.
+        let extended = cookie.replacingOccurrences(of: ".100.", with: ".999999.")
+        #expect(extended != cookie)
+        #expect(ConsoleSession.verify(extended, adminToken: token, now: 1) == nil)
+        var flipped = Array(cookie)
+        flipped[flipped.count - 1] = flipped[flipped.count - 1] == "0" ? "1" : "0"
+        #expect(ConsoleSession.verify(String(flipped), adminToken: token, now: 1) == nil)
+        for junk in ["", "v1", "v1...", "v2.000102030405060708090a0b0c0d0e0f.100.00", "v1.XYZ.100.00",
+                     "v1.000102030405060708090a0b0c0d0e0f.notanumber.00", String(repeating: "v1.", count: 1000)] {
+            #expect(ConsoleSession.verify(junk, adminToken: token, now: 1) == nil, "\(junk.prefix(40))")
+        }
+    }
+
+    @Test func theCSRFTokenBelongsToOneSessionAndOneAdminToken() {
+        let a = ConsoleSession.issue(now: 0, lifetimeSeconds: 100, random: random)
+        let b = ConsoleSession.issue(now: 0, lifetimeSeconds: 100, random: Array(repeating: 7, count: 16))
+        let csrf = a.csrfToken(adminToken: token)
+        #expect(csrf.count == 64)
+        #expect(a.acceptsCSRF(csrf, adminToken: token))
+        #expect(!b.acceptsCSRF(csrf, adminToken: token))
+        #expect(!a.acceptsCSRF(csrf, adminToken: Secret("rotated-token")))
+        #expect(!a.acceptsCSRF(nil, adminToken: token))
+        #expect(!a.acceptsCSRF("", adminToken: token))
+        #expect(csrf != a.cookieValue(adminToken: token).split(separator: ".").last.map(String.init), "not the cookie's signature")
+    }
+
+    @Test func signInIsThrottledPerClientAfterFailuresOnly() {
+        var throttle = SignInThrottle(burst: 3, perMinute: 6)
+        for _ in 0..<3 {
+            #expect(throttle.retryAfter(client: "203.0.113.9", now: 0) == nil)
+            throttle.recordFailure(client: "203.0.113.9", now: 0)
+        }
+        let wait = throttle.retryAfter(client: "203.0.113.9", now: 0)
+        #expect(wait.map { $0 > 9 && $0 <= 10 } == true, "one try per 10 s after the burst: \(String(describing: wait))")
+        #expect(throttle.retryAfter(client: "198.51.100.1", now: 0) == nil, "other clients are not held back")
+        #expect(throttle.retryAfter(client: "203.0.113.9", now: 10) == nil, "a failure's token comes back")
+        // Asking never spends.
+        for _ in 0..<100 { _ = throttle.retryAfter(client: "198.51.100.1", now: 0) }
+        #expect(throttle.retryAfter(client: "198.51.100.1", now: 0) == nil)
+    }
+
+    @Test func deliveryStatusSaysHowFarAnEventsWorkHasGot() {
+        #expect(DeliveryStatus.of([]) == .none)
+        #expect(DeliveryStatus.of([("pending", nil), ("running", nil)]) == .planned)
+        #expect(DeliveryStatus.of([("succeeded", nil), ("waiting", nil)]) == .planned)
+        #expect(DeliveryStatus.of([("succeeded", nil), ("pending", "HTTP 503")]) == .failed)
+        #expect(DeliveryStatus.of([("succeeded", "HTTP 503 then fine"), ("succeeded", nil)]) == .delivered)
+        #expect(DeliveryStatus.of([("succeeded", nil), ("dead", "HTTP 400"), ("pending", "HTTP 503")]) == .dead)
+    }
+
+    @Test func htmlEscapingCoversMarkupAndQuotes() {
+        #expect(HTMLText.escape(#"<script>alert("x")</script> & 'y'"#) == "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;")
+        #expect(HTMLText.escape("Grüße 👋") == "Grüße 👋")
+    }
+
+    @Test func httpsIsBelievedOnlyFromATrustedProxy() throws {
+        let resolver = ClientAddressResolver(trustedProxies: [try #require(CIDR("127.0.0.1/32"))])
+        #expect(resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: ["https"], forwarded: []))
+        #expect(!resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: ["http"], forwarded: []))
+        #expect(!resolver.isHTTPS(peer: "203.0.113.9", forwardedProto: ["https"], forwarded: []), "not a proxy of ours")
+        #expect(resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: [], forwarded: ["for=203.0.113.9;proto=https"]))
+        #expect(resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: [], forwarded: [#"for="[2001:db8::1]";Proto="HTTPS""#]))
+        #expect(!resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: [], forwarded: ["proto=https, for=10.0.0.1;proto=http"]))
+        #expect(!resolver.isHTTPS(peer: nil, forwardedProto: ["https"], forwarded: []))
+        #expect(!resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: [], forwarded: []))
+    }
+}
