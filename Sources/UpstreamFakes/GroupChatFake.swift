@@ -33,13 +33,45 @@ public final class GroupChatFake: Sendable {
         var recordRequests: Bool
         /// Answers to writes by `Idempotency-Key`, when the fake honours the header.
         var idempotent: [String: Result<(Int, JSONValue), FakeWorkspace.Failure>]?
+        /// Every authenticated request is answered with this status and message (an
+        /// upstream that refuses everything until someone fixes it).
+        var refusal: (status: Int, message: String)?
     }
 
     private let state: Mutex<State>
     private let server = LoopbackServer(label: "groupchat-fake")
 
-    public init(workspace: FakeWorkspace = .standard(), chaos: FakeChaos = .none, seed: UInt64 = 42, recordRequests: Bool = true) {
+    /// Serve `/_fake/…` control routes (for tests that drive the fake from another process).
+    let control: Bool
+
+    public init(workspace: FakeWorkspace = .standard(), chaos: FakeChaos = .none, seed: UInt64 = 42, recordRequests: Bool = true,
+                control: Bool = false) {
         state = Mutex(State(workspace: workspace, chaos: chaos, rng: SplitMix64(state: seed), recordRequests: recordRequests))
+        self.control = control
+    }
+
+    /// Answers every authenticated request with `status` until ``stopRefusing()``.
+    public func refuseEverything(status: Int, message: String) { state.withLock { $0.refusal = (status, message) } }
+    public func stopRefusing() { state.withLock { $0.refusal = nil } }
+
+    /// `POST /_fake/refuse {"status": 400, "message": "…"}`, `DELETE /_fake/refuse` and
+    /// `GET /_fake/tasks`.
+    func controlRoute(_ method: String, _ path: String, _ body: JSONValue?) -> Response? {
+        switch (method, path) {
+        case ("POST", "/_fake/refuse"):
+            guard let status = body?["status"]?.numberValue, (400...599).contains(status) else {
+                return error(400, "send {\"status\": 400-599, \"message\": \"…\"}")
+            }
+            refuseEverything(status: Int(status), message: body?["message"]?.stringValue ?? "Refused (injected)")
+            return json(.ok, ["refusing": .number(status)])
+        case ("DELETE", "/_fake/refuse"):
+            stopRefusing()
+            return json(.ok, ["refusing": .null])
+        case ("GET", "/_fake/tasks"):
+            return json(.ok, ["tasks": .array(tasks.map(JSONValue.object))])
+        default:
+            return nil
+        }
     }
 
     public var port: Int { server.port }
@@ -125,6 +157,9 @@ public final class GroupChatFake: Sendable {
             guard let parsed = try? JSONParser.parse(bodyBytes) else { return record(method, path, request, headers, nil, error(400, "Invalid JSON body")) }
             body = parsed
         }
+        if control, path.hasPrefix("/_fake/") {
+            return controlRoute(method, path, body) ?? error(404, "no control route \(method) \(path)")
+        }
         // Auth first, as the real API does: agent tokens on the Agent API, workspace
         // keys and personal tokens on the Workspace API, and neither on the other.
         let auth = headers["authorization"] ?? ""
@@ -149,6 +184,9 @@ public final class GroupChatFake: Sendable {
         }
         if let body, request.method != .get, body.objectValue == nil {
             return record(method, path, request, headers, body, error(400, "Body must be a JSON object"), route: agentRoute)
+        }
+        if let refusal = state.withLock({ $0.refusal }) {
+            return record(method, path, request, headers, body, error(refusal.status, refusal.message), route: agentRoute)
         }
         let draw = state.withLock { s -> FakeChaos.Draw in
             guard s.chaos.applies(method, path, route: agentRoute) else { return .normal }

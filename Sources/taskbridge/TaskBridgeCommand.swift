@@ -6,6 +6,6 @@ struct TaskBridgeCommand: AsyncParsableCommand {
         commandName: "taskbridge",
         abstract: "Turns Sentry, GitHub and website-widget webhooks into tasks on GroupChat.",
         subcommands: [ServeCommand.self, CheckCommand.self, TestCommand.self, EventsCommand.self, DeadLetterCommand.self, AgentsCommand.self, RunsCommand.self, MigrateCommand.self,
-                      ReplayCommand.self],
+                      ReplayCommand.self, DemoCommand.self],
         defaultSubcommand: ServeCommand.self)
 }

@@ -11,6 +11,8 @@ struct FakeTarget: AsyncParsableCommand {
     @Option var tasks = 0
     @Option(name: .customLong("latency-ms"), help: "Answer every request this many milliseconds after applying it (an upstream across a network).")
     var latencyMs = 0.0
+    @Flag(help: "Serve /_fake/refuse (POST {\"status\": 400}, DELETE) and GET /_fake/tasks, for the browser tests.")
+    var control = false
 
     func run() async throws {
         var workspace = FakeWorkspace.standard()
@@ -18,7 +20,7 @@ struct FakeTarget: AsyncParsableCommand {
         workspace.clearApplied()
         workspace.keepsAppliedLog = false
         let latency = max(0, min(latencyMs, 60_000)) / 1000
-        let fake = GroupChatFake(workspace: workspace, chaos: FakeChaos(slow: latency > 0 ? 1 : 0, slowSeconds: latency), recordRequests: false)
+        let fake = GroupChatFake(workspace: workspace, chaos: FakeChaos(slow: latency > 0 ? 1 : 0, slowSeconds: latency), recordRequests: false, control: control)
         print("fake-groupchat: \(tasks) tasks, \(latencyMs) ms latency, listening on \(host):\(port)")
         try await fake.runForever(host: host, port: port)
     }

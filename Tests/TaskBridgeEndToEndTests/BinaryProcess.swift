@@ -45,14 +45,21 @@ final class BinaryProcess: @unchecked Sendable {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// Starts `taskbridge serve` on a free port and waits until it listens.
-    init(config: String, dataDir: String, environment: [String: String]) throws {
+    /// Starts `taskbridge serve` on a free port; ``waitUntilListening()`` waits until it listens.
+    convenience init(config: String, dataDir: String, environment: [String: String]) throws {
+        try self.init(arguments: ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "--log-format", "json"],
+                      environment: environment, standardOutput: false)
+    }
+
+    /// Starts `taskbridge <arguments>`, collecting its standard error (and its standard
+    /// output when `standardOutput`) in ``log``.
+    init(arguments: [String], environment: [String: String], standardOutput: Bool = true) throws {
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--config", config, "--data-dir", dataDir, "--port", "0", "--log-format", "json"]
+        process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         let pipe = Pipe()
         process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = standardOutput ? pipe : FileHandle.nullDevice
         let out = output
         let port = portBox
         pipe.fileHandleForReading.readabilityHandler = { handle in
