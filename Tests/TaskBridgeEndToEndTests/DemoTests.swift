@@ -9,7 +9,6 @@ import TaskBridgeTestSupport
 @Suite struct DemoTests {
     @Test func theDemoTurnsItsSamplesIntoTasksAndTheConsoleShowsThem() async throws {
         let demo = try BinaryProcess(arguments: ["demo", "--port", "0", "--examples", Fixtures.repositoryRoot + "/examples"], environment: [:])
-        defer { demo.signal(SIGKILL) }
         #expect(await eventually(60) { demo.log.contains("Done.") || !demo.process.isRunning }, "\(demo.log)")
         let log = demo.log
         let url = try #require(log.split(separator: "\n").first { $0.contains("Console:") }?.split(separator: " ").last.map(String.init), "\(log)")
