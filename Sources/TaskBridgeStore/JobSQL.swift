@@ -31,7 +31,7 @@ enum JobSQL {
         """
 
     /// The WHERE clauses of an event list, with `bind` appending one value and returning its placeholder.
-    static func eventClauses(_ f: EventFilter, bind: (EventFilterValue) -> String) -> [String] {
+    static func eventClauses(_ f: EventFilter, bind: (FilterValue) -> String) -> [String] {
         var clauses: [String] = []
         if let v = f.source { clauses.append("e.source = \(bind(.text(v)))") }
         if let v = f.type { clauses.append("e.type = \(bind(.text(v)))") }
@@ -44,7 +44,21 @@ enum JobSQL {
         return clauses
     }
 
-    enum EventFilterValue {
+    /// The WHERE clause of a job list (over `jobs j JOIN events e`), or "" without filters.
+    static func jobWhere(_ f: JobFilter, bind: (FilterValue) -> String) -> String {
+        var clauses: [String] = []
+        if let v = f.source { clauses.append("e.source = \(bind(.text(v)))") }
+        if let v = f.type { clauses.append("e.type = \(bind(.text(v)))") }
+        if let v = f.state { clauses.append("j.state = \(bind(.text(v)))") }
+        if let v = f.target { clauses.append("j.target = \(bind(.text(v)))") }
+        if let v = f.ruleId { clauses.append("j.rule_id = \(bind(.text(v)))") }
+        if let v = f.sinceMillis { clauses.append("j.created_at >= \(bind(.integer(v)))") }
+        if let v = f.untilMillis { clauses.append("j.created_at < \(bind(.integer(v)))") }
+        return clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+    }
+
+    /// A value a filter binds: the stores turn it into their own parameter.
+    enum FilterValue {
         case text(String)
         case integer(Int64)
     }

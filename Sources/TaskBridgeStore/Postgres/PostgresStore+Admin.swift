@@ -4,12 +4,7 @@ import TaskBridgeCore
 extension PostgresStore {
     public func listEvents(_ f: EventFilter) async throws -> [EventSummary] {
         var s = PostgresStatement()
-        let clauses = JobSQL.eventClauses(f) { value in
-            switch value {
-            case .text(let t): s.bind(t)
-            case .integer(let i): s.bind(i)
-            }
-        }
+        let clauses = JobSQL.eventClauses(f) { Self.bind($0, &s) }
         let limit = s.bind(max(1, min(f.limit, 1000)))
         s.append(JobSQL.eventList(clauses, limit: limit))
         return try await rows(s).map {
@@ -55,15 +50,14 @@ extension PostgresStore {
     }
 
     static func jobWhere(_ f: JobFilter, _ s: inout PostgresStatement) -> String {
-        var clauses: [String] = []
-        if let v = f.source { clauses.append("e.source = \(s.bind(v))") }
-        if let v = f.type { clauses.append("e.type = \(s.bind(v))") }
-        if let v = f.state { clauses.append("j.state = \(s.bind(v))") }
-        if let v = f.target { clauses.append("j.target = \(s.bind(v))") }
-        if let v = f.ruleId { clauses.append("j.rule_id = \(s.bind(v))") }
-        if let v = f.sinceMillis { clauses.append("j.created_at >= \(s.bind(v))") }
-        if let v = f.untilMillis { clauses.append("j.created_at < \(s.bind(v))") }
-        return clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        JobSQL.jobWhere(f) { bind($0, &s) }
+    }
+
+    static func bind(_ value: JobSQL.FilterValue, _ s: inout PostgresStatement) -> String {
+        switch value {
+        case .text(let t): s.bind(t)
+        case .integer(let i): s.bind(i)
+        }
     }
 
     public func listJobs(_ f: JobFilter) async throws -> [JobSummary] {

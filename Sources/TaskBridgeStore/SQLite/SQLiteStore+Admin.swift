@@ -4,13 +4,7 @@ import TaskBridgeCore
 extension SQLiteStore {
     public func listEvents(_ f: EventFilter) async throws -> [EventSummary] {
         var binds: [SQLiteData] = []
-        let clauses = JobSQL.eventClauses(f) { value in
-            switch value {
-            case .text(let t): binds.append(.text(t))
-            case .integer(let i): binds.append(.integer(Int(i)))
-            }
-            return "?"
-        }
+        let clauses = JobSQL.eventClauses(f) { binds.append(Self.data($0)); return "?" }
         binds.append(.integer(max(1, min(f.limit, 1000))))
         let rows = try await reader.query(JobSQL.eventList(clauses, limit: "?"), binds)
         return rows.map {
@@ -65,16 +59,16 @@ extension SQLiteStore {
     }
 
     static func jobWhere(_ f: JobFilter) -> (String, [SQLiteData]) {
-        var clauses: [String] = []
         var binds: [SQLiteData] = []
-        if let s = f.source { clauses.append("e.source = ?"); binds.append(.text(s)) }
-        if let t = f.type { clauses.append("e.type = ?"); binds.append(.text(t)) }
-        if let s = f.state { clauses.append("j.state = ?"); binds.append(.text(s)) }
-        if let t = f.target { clauses.append("j.target = ?"); binds.append(.text(t)) }
-        if let r = f.ruleId { clauses.append("j.rule_id = ?"); binds.append(.text(r)) }
-        if let s = f.sinceMillis { clauses.append("j.created_at >= ?"); binds.append(.integer(Int(s))) }
-        if let u = f.untilMillis { clauses.append("j.created_at < ?"); binds.append(.integer(Int(u))) }
-        return (clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "), binds)
+        let sql = JobSQL.jobWhere(f) { binds.append(Self.data($0)); return "?" }
+        return (sql, binds)
+    }
+
+    static func data(_ value: JobSQL.FilterValue) -> SQLiteData {
+        switch value {
+        case .text(let t): .text(t)
+        case .integer(let i): .integer(Int(i))
+        }
     }
 
     public func listJobs(_ f: JobFilter) async throws -> [JobSummary] {
