@@ -95,6 +95,8 @@ struct DemoCommand: AsyncParsableCommand {
                       GroupChat:    an in-process fake at \(fake.baseURL) (nothing leaves this machine)
                       Data:         \(dir)\(temporary ? " (removed on exit)" : "")
                     Sign in to the console with the token above. Press Ctrl-C to stop.
+                    The widget is allowed on pages served from http://localhost:8000:
+                      <script src="\(base)/widget.js" data-source="widget" async></script>
 
                     """)
                 guard !noSamples else { return }
@@ -104,6 +106,5 @@ struct DemoCommand: AsyncParsableCommand {
             // The sender finishes first; the service runs until Ctrl-C or SIGTERM.
             try await group.waitForAll()
         }
-        await fake.stop()
     }
 }
