@@ -134,6 +134,7 @@ CONFIG_POSITIVE = [
         retry={"maxAttempts": 10, "initialDelaySeconds": 0.5}, breaker={"failureThreshold": 3},
         batch={"enabled": False, "maxOperations": 50}, rateLimit={"burst": 10, "perMinute": 600})),
     ("zylon target", zylon()),
+    ("target with a taskLink", target(taskLink="https://groupchat.ai/workspace/ws_1/projects/{projectId}/tasks/{id}")),
     ("zylon target with env org, default project, timeout", zylon(
         org={"env": "ZYLON_ORG", "default": "default"}, project="proj_support", timeoutSeconds=300, concurrency=2)),
     ("server, storage, delivery, retention, logging, admin", cfg(
@@ -197,6 +198,8 @@ CONFIG_NEGATIVE = [
     ("sqlite storage with a url", cfg(storage={"url": {"env": "U"}})),
     ("storage kind typo \"postgress\"", cfg(storage={"kind": "postgress", "url": {"env": "U"}})),
     ("storage poolSize 0", cfg(storage={"kind": "postgres", "url": {"env": "U"}, "poolSize": 0})),
+    ("taskLink without a field", target(taskLink="https://groupchat.ai/tasks/")),
+    ("taskLink that is not http(s)", target(taskLink="javascript:alert({id})")),
     ("storage tls \"verify\"", cfg(storage={"kind": "postgres", "url": {"env": "U"}, "tls": "verify"})),
     ("rules as a number", cfg(rules=5)),
     ("admin token key typo", cfg(admin={"tokne": {"env": "X"}})),

@@ -85,7 +85,7 @@ struct DirectBackend: OpsBackend {
         if path.hasPrefix("events/") {
             let id = String(path.dropFirst(7))
             guard let detail = try await store.eventDetail(id: id) else { throw ValidationError("no event \(id)") }
-            return AdminJSON.detail(detail)
+            return AdminJSON.detail(detail, taskLinks: loaded.config.targets.compactMapValues(\.taskLink))
         }
         if path == "agents" {
             let counts = try await store.agentRunCounts()
@@ -102,7 +102,8 @@ struct DirectBackend: OpsBackend {
             return AdminJSON.agentRunDetail(run, calls: try await store.agentRunCalls(runId: id, limit: 10_000))
         }
         let jobs = try await store.listJobs(try jobFilter(q))
-        return ["jobs": .array(jobs.map(AdminJSON.job))]
+        let links = loaded.config.targets.compactMapValues(\.taskLink)
+        return ["jobs": .array(jobs.map { AdminJSON.job($0, taskLinks: links) })]
     }
 
     func post(_ path: String, _ q: [String: String]) async throws -> JSONValue {

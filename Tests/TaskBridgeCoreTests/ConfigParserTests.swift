@@ -111,7 +111,7 @@ struct ConfigParserTests {
                             "timeoutSeconds": 3, "concurrency": 4, "rateLimit": {"burst": 10, "perMinute": 120},
                             "retry": {"maxAttempts": 5, "maxAgeSeconds": 60, "initialDelaySeconds": 0.5, "maxDelaySeconds": 8, "retryAfterCapSeconds": 30},
                             "breaker": {"failureThreshold": 3, "openSeconds": 12}, "batch": {"enabled": false, "maxOperations": 50},
-                            "directoryCacheSeconds": 0}},
+                            "directoryCacheSeconds": 0, "taskLink": "https://groupchat.example/workspace/ws_1/tasks/{id}"}},
          "rules": "rules/main.json",
          "admin": {"token": {"env": "ADMIN"}},
          "delivery": {"maxInFlight": 8, "leaseSeconds": 30, "pollIntervalSeconds": 0.5, "shutdownGraceSeconds": 0},
@@ -133,6 +133,7 @@ struct ConfigParserTests {
         #expect(t.baseURL == StringSetting(literal: "https://example.test"))
         #expect(t.token == .file("/run/secrets/t"))
         #expect(t.timeoutSeconds == 3)
+        #expect(t.taskLink?.template == "https://groupchat.example/workspace/ws_1/tasks/{id}")
         #expect(t.concurrency == 4)
         #expect(t.rateLimit == RateLimitSettings(burst: 10, perSecond: 2))
         #expect(t.retry.maxAttempts == 5)
@@ -394,5 +395,14 @@ struct ConfigParserTests {
         #expect(Spelling.suggestion(for: "SERVR", among: ["server", "sources"]) == "server")
         #expect(Spelling.suggestion(for: "xyz", among: ["server", "sources"]) == nil)
         #expect(Spelling.suggestion(for: "in", among: ["in", "gt"]) == "in")
+    }
+}
+
+extension ConfigParserTests {
+    @Test func aTaskLinkThatIsNotATemplateIsReportedAtItsPath() {
+        let text = #"{"sources": {\#(Self.github)}, "targets": {"gc": {"kind": "groupchat", "token": {"env": "T"}, "taskLink": "https://groupchat.ai/tasks/"}}}"#
+        #expect(Self.diagnostics(text) == [
+            "taskbridge.json: targets.gc.taskLink: must contain {id} (or another field of the task) where the task goes",
+        ])
     }
 }

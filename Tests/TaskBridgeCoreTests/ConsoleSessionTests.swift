@@ -87,3 +87,31 @@ import Testing
         #expect(!resolver.isHTTPS(peer: "127.0.0.1", forwardedProto: [], forwarded: []))
     }
 }
+
+@Suite struct TaskLinkTemplateTests {
+    @Test func fillsTheTasksFieldsPercentEncoded() throws {
+        let link = try TaskLinkTemplate.parse("https://groupchat.ai/workspace/ws_1/projects/{projectId}/tasks/{id}").get()
+        #expect(link.url(for: ["id": "task_7", "projectId": "proj_eng"]) == "https://groupchat.ai/workspace/ws_1/projects/proj_eng/tasks/task_7")
+        #expect(link.url(for: ["id": "a/../b?x=1#y", "projectId": "p"]) == "https://groupchat.ai/workspace/ws_1/projects/p/tasks/a%2F..%2Fb%3Fx%3D1%23y",
+                "a task field cannot change where the link points")
+        #expect(link.url(for: ["id": 42, "projectId": "p"]) == "https://groupchat.ai/workspace/ws_1/projects/p/tasks/42")
+        #expect(link.url(for: ["id": "task_7"]) == nil, "a missing field: no link rather than a broken one")
+        #expect(link.url(for: ["id": "", "projectId": "p"]) == nil)
+        #expect(link.url(for: ["id": true, "projectId": "p"]) == nil)
+    }
+
+    @Test(arguments: [
+        ("groupchat.ai/tasks/{id}", "must be an http(s) URL with {id} where the task's id goes"),
+        ("javascript:alert({id})", "must be an http(s) URL with {id} where the task's id goes"),
+        ("https://groupchat.ai/tasks", "must contain {id} (or another field of the task) where the task goes"),
+        ("https://groupchat.ai/tasks/{id", "has a \"{\" without its \"}\""),
+        ("https://groupchat.ai/tasks/{task.id}", "{task.id} is not a field name (letters and digits, such as {id} or {projectId})"),
+    ])
+    func refusesWhatIsNotATemplate(_ text: String, _ message: String) {
+        guard case .failure(let e) = TaskLinkTemplate.parse(text) else {
+            Issue.record("\(text) was accepted")
+            return
+        }
+        #expect(e.message == message)
+    }
+}

@@ -215,3 +215,25 @@ import TaskBridgeTestSupport
         }
     }
 }
+
+extension ConsoleTests {
+    /// The event page links each job's task through the target's `taskLink`.
+    @Test func jobsLinkTheirTasksThroughTheTargetsTaskLink() async throws {
+        let fake = GroupChatFake()
+        let config = testConfig(target: #", "taskLink": "https://groupchat.example/workspace/ws_1/tasks/{id}""#)
+        try await withBridge(config: config, fake: fake, dispatcher: true) { bridge async throws in
+            let auth = [("Authorization", "Bearer \(TestEnv.adminToken)")]
+            let created = try await bridge.sentry(Fixtures.bytes("sentry/issue.created.json"), resource: "issue", requestID: "link-1")
+            let id = try #require(created.json["event"]?.stringValue)
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+            let task = try #require(fake.tasks.first?["id"]?.stringValue)
+            let detail = try await bridge.get("/admin/api/events/\(id)", auth)
+            #expect(detail.json["delivery"] == "delivered")
+            let job = try #require(detail.json["jobs"]?.arrayValue?.first)
+            #expect(job["links"] == [["title": .string("task \(task)"), "url": .string("https://groupchat.example/workspace/ws_1/tasks/\(task)")]])
+            #expect(job["ruleVersion"]?.stringValue?.count == 24)
+            let listed = try await bridge.get("/admin/api/jobs", auth)
+            #expect(listed.json["jobs"]?.arrayValue?.first?["links"] == job["links"])
+        }
+    }
+}

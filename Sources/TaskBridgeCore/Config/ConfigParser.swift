@@ -236,6 +236,12 @@ public enum ConfigParser {
             if let v = b.int("failureThreshold", in: 1...100_000) { t.breaker.failureThreshold = v }
             if let v = b.double("openSeconds", in: 0.01...86_400) { t.breaker.openSeconds = v }
         }
+        if let n = o.node("taskLink"), let text = n.string() {
+            switch TaskLinkTemplate.parse(text) {
+            case .success(let link): t.taskLink = link
+            case .failure(let e): n.report(e.message)
+            }
+        }
         t.settings = kind.readSettings(o)
         t.actions = kind.actions
         return t

@@ -128,6 +128,8 @@ public struct TargetConfig: Sendable {
     public var rateLimit: RateLimitSettings?
     public var retry = RetrySettings()
     public var breaker = BreakerSettings()
+    /// The web address of a task the target made, for the console's links.
+    public var taskLink: TaskLinkTemplate?
     /// The kind's own settings, read by its parser; its connector casts them back.
     public var settings: any TargetSettings = NoTargetSettings()
     /// The step actions the kind executes, in the kind's order.
@@ -136,7 +138,7 @@ public struct TargetConfig: Sendable {
     public func action(named name: String) -> ActionSpec? { actions.first { $0.name == name } }
 
     /// Keys every target accepts, whatever its kind.
-    public static let commonKeys = ["kind", "baseURL", "token", "timeoutSeconds", "concurrency", "rateLimit", "retry", "breaker"]
+    public static let commonKeys = ["kind", "baseURL", "token", "timeoutSeconds", "concurrency", "rateLimit", "retry", "breaker", "taskLink"]
 
     public init(name: String, kind: String, baseURL: String) {
         self.name = name

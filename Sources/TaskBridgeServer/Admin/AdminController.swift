@@ -116,6 +116,8 @@ struct AdminController: Sendable {
         return JSONResponse.make(.ok, ["events": .array(events.map(AdminJSON.event)), "nextCursor": next])
     }
 
+    var taskLinks: [String: TaskLinkTemplate] { runtime.config.targets.compactMapValues(\.taskLink) }
+
     func listTargets() async throws -> Response {
         let stats = try await runtime.store.queueStats(nowMillis: WallClock.nowMillis())
         let targets = runtime.config.targets.keys.sorted().compactMap { name in
@@ -131,12 +133,12 @@ struct AdminController: Sendable {
 
     func showEvent(_ id: String) async throws -> Response {
         guard let detail = try await runtime.store.eventDetail(id: id) else { return JSONResponse.error(404, "no event \(id.prefix(60))") }
-        return JSONResponse.make(.ok, AdminJSON.detail(detail))
+        return JSONResponse.make(.ok, AdminJSON.detail(detail, taskLinks: taskLinks))
     }
 
     func listJobs(_ request: Request) async throws -> Response {
         let jobs = try await runtime.store.listJobs(try jobFilter(request.uri.queryParameters, request))
-        return JSONResponse.make(.ok, ["jobs": .array(jobs.map(AdminJSON.job))])
+        return JSONResponse.make(.ok, ["jobs": .array(jobs.map { AdminJSON.job($0, taskLinks: taskLinks) })])
     }
 
     func retry(_ id: String) async throws -> Response {

@@ -13,21 +13,27 @@ public enum AdminJSON {
          "status": .string(e.status), "jobs": .number(Double(e.jobs)), "delivery": .string(e.delivery)]
     }
 
-    public static func job(_ j: JobSummary) -> JSONValue {
+    /// `taskLinks`: each target's `taskLink`, to link the tasks its jobs made.
+    public static func job(_ j: JobSummary, taskLinks: [String: TaskLinkTemplate] = [:]) -> JSONValue {
         let outputs = (try? JSONParser.parse(j.outputs)) ?? .object([:])
         return ["id": .string(j.id), "event": .string(j.eventId), "source": .string(j.source), "type": .string(j.type),
          "rule": .string(j.ruleId), "ruleVersion": .string(j.ruleVersion), "target": .string(j.target), "orderingKey": j.orderingKey.map(JSONValue.string) ?? .null,
          "state": .string(j.state), "step": .number(Double(j.step)), "attempts": .number(Double(j.attempts)),
          "dueAt": time(j.dueAtMillis), "createdAt": time(j.createdAtMillis), "updatedAt": time(j.updatedAtMillis),
          "lastError": j.lastError.map(JSONValue.string) ?? .null,
-         "outputs": outputs, "links": .array(links(outputs))]
+         "outputs": outputs, "links": .array(links(outputs, taskLink: taskLinks[j.target]))]
     }
 
     /// Links to what the job made in its target: every output that is an http(s) URL,
-    /// titled by its key path (`steps[0].url`).
-    static func links(_ outputs: JSONValue) -> [JSONValue] {
+    /// titled by its key path (`0.pullRequestUrl`), and each `task` object's page when the
+    /// target has a `taskLink` (titled `task <id>`).
+    static func links(_ outputs: JSONValue, taskLink: TaskLinkTemplate? = nil) -> [JSONValue] {
         var found: [JSONValue] = []
         func walk(_ value: JSONValue, _ path: String) {
+            if let taskLink, path == "task" || path.hasSuffix(".task"), case .object(let task) = value,
+               let url = taskLink.url(for: task), found.count < 20 {
+                found.append(["title": .string("task \(task["id"]?.stringValue ?? "")"), "url": .string(url)])
+            }
             switch value {
             case .string(let s) where (s.hasPrefix("https://") || s.hasPrefix("http://")) && found.count < 20:
                 found.append(["title": .string(path), "url": .string(s)])
@@ -49,12 +55,12 @@ public enum AdminJSON {
          "response": a.response.map(JSONValue.string) ?? .null]
     }
 
-    public static func detail(_ d: EventDetail) -> JSONValue {
+    public static func detail(_ d: EventDetail, taskLinks: [String: TaskLinkTemplate] = [:]) -> JSONValue {
         let e = d.event
         let payload: JSONValue = (try? JSONParser.parse(e.body)) ?? .string(String(decoding: e.body, as: UTF8.self))
         var jobs: [JSONValue] = []
         for j in d.jobs {
-            var o = job(j).objectValue ?? [:]
+            var o = job(j, taskLinks: taskLinks).objectValue ?? [:]
             o["attempts"] = .array((d.attempts[j.id] ?? []).map(attempt))
             jobs.append(.object(o))
         }
