@@ -63,11 +63,14 @@ import Testing
 
     @Test func deliveryStatusSaysHowFarAnEventsWorkHasGot() {
         #expect(DeliveryStatus.of([]) == .none)
-        #expect(DeliveryStatus.of([("pending", nil), ("running", nil)]) == .planned)
-        #expect(DeliveryStatus.of([("succeeded", nil), ("waiting", nil)]) == .planned)
-        #expect(DeliveryStatus.of([("succeeded", nil), ("pending", "HTTP 503")]) == .failed)
-        #expect(DeliveryStatus.of([("succeeded", "HTTP 503 then fine"), ("succeeded", nil)]) == .delivered)
-        #expect(DeliveryStatus.of([("succeeded", nil), ("dead", "HTTP 400"), ("pending", "HTTP 503")]) == .dead)
+        #expect(DeliveryStatus.of([("pending", nil, 0), ("running", nil, 0)]) == .planned)
+        #expect(DeliveryStatus.of([("succeeded", nil, 0), ("waiting", nil, 0)]) == .planned)
+        #expect(DeliveryStatus.of([("succeeded", nil, 0), ("pending", "HTTP 503", 0)]) == .failed)
+        #expect(DeliveryStatus.of([("succeeded", "HTTP 503 then fine", 0), ("succeeded", nil, 0)]) == .delivered)
+        #expect(DeliveryStatus.of([("succeeded", nil, 0), ("dead", "HTTP 400", 0), ("pending", "HTTP 503", 0)]) == .dead)
+        // A replay's jobs speak for the event; the dead letter it replaced does not.
+        #expect(DeliveryStatus.of([("dead", "HTTP 400", 0), ("succeeded", nil, 1)]) == .delivered)
+        #expect(DeliveryStatus.of([("succeeded", nil, 0), ("pending", nil, 1)]) == .planned)
     }
 
     @Test func htmlEscapingCoversMarkupAndQuotes() {
@@ -113,5 +116,28 @@ import Testing
             return
         }
         #expect(e.message == message)
+    }
+}
+
+@Suite struct SignInThrottleTests {
+    @Test func anIPv6ClientIsItsSlash64() {
+        var throttle = SignInThrottle(burst: 2, perMinute: 1)
+        throttle.recordFailure(client: "2001:db8:1:2::1", now: 0)
+        throttle.recordFailure(client: "2001:db8:1:2::ffff", now: 0)
+        #expect(throttle.retryAfter(client: "2001:db8:1:2:abcd::9", now: 0) != nil, "another address in the same /64")
+        #expect(throttle.retryAfter(client: "2001:db8:1:3::1", now: 0) == nil, "the next /64 is someone else")
+    }
+
+    @Test func aFloodOfAddressesCannotEvictAHeldBackGuesser() {
+        var throttle = SignInThrottle(burst: 1, perMinute: 1, maxClients: 50)
+        throttle.recordFailure(client: "203.0.113.9", now: 0)
+        #expect(throttle.retryAfter(client: "203.0.113.9", now: 0) != nil)
+        for i in 0..<500 { throttle.recordFailure(client: "198.51.\(i / 256).\(i % 256)", now: 1) }
+        #expect(throttle.trackedClients == 50)
+        #expect(throttle.retryAfter(client: "203.0.113.9", now: 1) != nil, "still held back")
+        #expect(throttle.retryAfter(client: "192.0.2.200", now: 1) != nil, "a full table of held-back clients holds newcomers too")
+        #expect(throttle.retryAfter(client: "192.0.2.200", now: 120) == nil, "until they refill")
+        throttle.recordFailure(client: "192.0.2.200", now: 120)
+        #expect(throttle.trackedClients == 1, "refilled buckets are dropped to make room")
     }
 }

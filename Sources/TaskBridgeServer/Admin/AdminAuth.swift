@@ -14,7 +14,14 @@ final class AdminAuth: Sendable {
     private let throttle = Mutex(SignInThrottle())
     /// Sessions signed out before they expire, by id. Per process: another replica
     /// accepts a signed-out cookie until it expires (the README says so).
-    private let revoked = Mutex<[String: Int64]>([:])
+    private let revoked = Mutex(Revocations())
+
+    struct Revocations {
+        /// Session id → its expiry (kept until then).
+        var ids: [String: Int64] = [:]
+        /// Sessions issued before this Unix second are refused (set when `ids` is full).
+        var issuedBefore: Int64 = 0
+    }
 
     init(token: Secret?) {
         self.token = token
@@ -38,9 +45,11 @@ final class AdminAuth: Sendable {
     /// then send its CSRF token in `X-CSRF-Token`, and a cross-site request is refused.
     func authenticate(_ headers: HTTPFields, mutating: Bool, client: String, now: Double) -> Result<Caller, Refusal> {
         guard let token else { return .failure(.disabled) }
-        if let header = headers[.authorization] {
+        // Only a bearer token is an attempt at the admin token: a proxy's Basic auth in
+        // front of the console leaves the browser's cookie to speak.
+        if let header = headers[.authorization], header.count >= 7, header.prefix(7).lowercased() == "bearer " {
             if let after = throttled(client, now) { return .failure(.throttled(after)) }
-            let given = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+            let given = Array(header.utf8.dropFirst(7))
             guard !given.isEmpty, ConstantTime.equals(given, token.bytes) else {
                 throttle.withLock { $0.recordFailure(client: client, now: now) }
                 return .failure(.unauthenticated("missing or wrong admin token (send Authorization: Bearer <token>)"))
@@ -71,7 +80,8 @@ final class AdminAuth: Sendable {
     func session(_ headers: HTTPFields, now: Double) -> ConsoleSession? {
         guard let token, let value = Self.cookie(Self.cookieName, in: headers[values: .cookie]),
               let session = ConsoleSession.verify(value, adminToken: token, now: now) else { return nil }
-        return revoked.withLock { $0[session.id] } == nil ? session : nil
+        let issuedAt = session.expiresAt - Int64(Self.sessionSeconds)
+        return revoked.withLock { $0.ids[session.id] == nil && issuedAt >= $0.issuedBefore } ? session : nil
     }
 
     /// Signs in with the token typed into the console, or says why not.
@@ -87,10 +97,18 @@ final class AdminAuth: Sendable {
 
     func signOut(_ session: ConsoleSession, now: Double) {
         revoked.withLock { r in
-            r = r.filter { Double($0.value) > now }
-            if r.count < 100_000 { r[session.id] = session.expiresAt }
+            r.ids = r.ids.filter { Double($0.value) > now }
+            if r.ids.count < Self.maxRevoked {
+                r.ids[session.id] = session.expiresAt
+            } else {
+                // Never forget a sign-out: past the bound, every session issued until now ends.
+                r.ids.removeAll()
+                r.issuedBefore = Int64(now.rounded(.down))
+            }
         }
     }
+
+    static let maxRevoked = 100_000
 
     private func throttled(_ client: String, _ now: Double) -> Int? {
         throttle.withLock { $0.retryAfter(client: client, now: now) }.map { max(1, Int($0.rounded(.up))) }
