@@ -15,20 +15,34 @@ enum JobSQL {
     /// A job summary's columns, over `jobs j JOIN events e`.
     static let summaryColumns = """
         j.id, e.id AS event_id, e.source, e.type, j.rule_id, j.target, j.ordering_key, j.state, j.step, j.attempts,
-        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq, j.rule_version
+        j.due_at, j.created_at, j.updated_at, j.last_error, j.outputs, j.seq, j.rule_version, j.generation
         """
 
-    /// ``DeliveryStatus/of(_:)`` of the jobs of event `e`, as SQL (both dialects).
-    static let delivery = """
+    /// ``DeliveryStatus/of(_:)`` of the jobs of event `e`, as SQL (both dialects): over the
+    /// jobs of the event's latest generation.
+    static let delivery: String = {
+        let latest = "d.event_seq = e.seq AND d.generation = (SELECT MAX(g.generation) FROM jobs g WHERE g.event_seq = e.seq)"
+        return """
         CASE
           WHEN NOT EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq) THEN 'none'
-          WHEN EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state = '\(JobState.dead.rawValue)') THEN 'dead'
-          WHEN EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state <> '\(JobState.succeeded.rawValue)'
+          WHEN EXISTS (SELECT 1 FROM jobs d WHERE \(latest) AND d.state = '\(JobState.dead.rawValue)') THEN 'dead'
+          WHEN EXISTS (SELECT 1 FROM jobs d WHERE \(latest) AND d.state <> '\(JobState.succeeded.rawValue)'
                        AND d.last_error IS NOT NULL) THEN 'failed'
-          WHEN NOT EXISTS (SELECT 1 FROM jobs d WHERE d.event_seq = e.seq AND d.state <> '\(JobState.succeeded.rawValue)') THEN 'delivered'
+          WHEN NOT EXISTS (SELECT 1 FROM jobs d WHERE \(latest) AND d.state <> '\(JobState.succeeded.rawValue)') THEN 'delivered'
           ELSE 'planned'
         END
         """
+    }()
+
+    /// Events that can have `delivery`, found from the jobs side (`jobs_state` and
+    /// `jobs_open` indexes) so a filter for a rare status does not walk every event.
+    static func deliveryCandidates(_ delivery: String) -> String? {
+        switch delivery {
+        case DeliveryStatus.dead.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state = '\(JobState.dead.rawValue)')"
+        case DeliveryStatus.failed.rawValue, DeliveryStatus.planned.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state IN (\(openStates)))"
+        default: nil
+        }
+    }
 
     /// The WHERE clauses of an event list, with `bind` appending one value and returning its placeholder.
     static func eventClauses(_ f: EventFilter, bind: (FilterValue) -> String) -> [String] {
@@ -40,7 +54,10 @@ enum JobSQL {
         if let v = f.untilMillis { clauses.append("e.received_at < \(bind(.integer(v)))") }
         if let v = f.query { clauses.append("(e.id = \(bind(.text(v))) OR e.dedupe_key = \(bind(.text(v))))") }
         if let v = f.before { clauses.append("e.seq < \(bind(.integer(v)))") }
-        if let v = f.delivery { clauses.append("(\(delivery)) = \(bind(.text(v)))") }
+        if let v = f.delivery {
+            if let candidates = deliveryCandidates(v) { clauses.append(candidates) }
+            clauses.append("(\(delivery)) = \(bind(.text(v)))")
+        }
         return clauses
     }
 

@@ -238,6 +238,8 @@ public struct JobSummary: Sendable, Hashable {
     public var outputs: String
     /// The hash of the rule version that planned the job.
     public var ruleVersion: String = ""
+    /// 0 when planned at ingest; each replay of the event plans a new generation.
+    public var generation: Int = 0
 }
 
 public struct EventDetail: Sendable {

@@ -162,7 +162,7 @@ struct ReplicaTests {
         let direct = ["--config", ws.configPath]
         let (migrated, migrateOut) = try await BinaryProcess.run(["migrate"] + direct, environment: env)
         #expect(migrated == 0)
-        #expect(migrateOut.contains("postgres store in postgres://taskbridge@") && migrateOut.contains("is at schema version 2"), "\(migrateOut)")
+        #expect(migrateOut.contains("postgres store in postgres://taskbridge@") && migrateOut.contains("is at schema version 3"), "\(migrateOut)")
         #expect(!migrateOut.contains(":taskbridge@"), "the password is never shown")
         try await withHTTPClient { client in
             let server = try BinaryProcess(config: ws.configPath, dataDir: ws.directory + "/a", environment: env)
@@ -266,7 +266,7 @@ struct ReplicaTests {
         #expect(stillFresh != 0, "the check created nothing: the schema is still missing")
         #expect(try await BinaryProcess.run(["migrate", "--config", ws.configPath], environment: env).0 == 0)
         let (ok, okOut) = try await BinaryProcess.run(args, environment: env)
-        #expect(ok == 0 && okOut.contains("answered; schema version 2"), "\(okOut)")
+        #expect(ok == 0 && okOut.contains("answered; schema version 3"), "\(okOut)")
         var wrong = env
         wrong["TASKBRIDGE_DATABASE_URL"] = url + "_missing"
         let (bad, badOut) = try await BinaryProcess.run(args, environment: wrong)

@@ -31,7 +31,7 @@ import TaskBridgeCore
             #expect(all.map(\.delivery) == ["delivered", "dead", "failed", "planned", "none"])
             for summary in all {
                 let detail = try #require(try await store.eventDetail(id: summary.id))
-                #expect(DeliveryStatus.of(detail.jobs.map { ($0.state, $0.lastError) }).rawValue == summary.delivery, "\(summary.id)")
+                #expect(DeliveryStatus.of(detail.jobs.map { ($0.state, $0.lastError, $0.generation) }).rawValue == summary.delivery, "\(summary.id)")
                 let only = try await store.listEvents(EventFilter(delivery: summary.delivery))
                 #expect(only.map(\.id) == [summary.id])
             }
@@ -64,6 +64,25 @@ import TaskBridgeCore
             let first = try await store.listEvents(EventFilter(limit: 2))
             _ = try await store.ingest(event("e9", key: "delivery-9", at: 9))
             #expect(try await store.listEvents(EventFilter(limit: 2, before: first.last?.cursor)).map(\.id) == ["e6", "e5"])
+        }
+    }
+
+    @Test(arguments: TestBackend.all) func aReplaysJobsSpeakForTheEvent(_ backend: TestBackend) async throws {
+        try await withStore(backend) { store, _ async throws in
+            _ = try await store.ingest(event("e1", key: "1", at: 1, jobs: [job("a", target: "t")]))
+            let first = try await claim(store, target: "t")
+            #expect(try await store.update(JobUpdate(jobSeq: first.seq, fence: first.fence, change: .dead(error: "HTTP 400"), nowMillis: 10_001)))
+            #expect(try await store.listEvents(EventFilter(delivery: "dead")).map(\.id) == ["e1"])
+            let replayed = try await store.addJobs(eventId: "e1", jobs: [job("a", target: "t")], nowMillis: 20_000)
+            #expect(replayed.count == 1)
+            #expect(try await store.listEvents(EventFilter()).first?.delivery == "planned")
+            let second = try #require(try await store.claimJobs(target: "t", limit: 1, owner: "w", nowMillis: 20_000, leaseMillis: 60_000).first)
+            #expect(try await store.update(JobUpdate(jobSeq: second.seq, fence: second.fence, change: .succeeded(outputs: [:]), nowMillis: 20_001)))
+            #expect(try await store.listEvents(EventFilter()).first?.delivery == "delivered")
+            #expect(try await store.listEvents(EventFilter(delivery: "dead")).isEmpty, "the dead letter stays, but no longer speaks for the event")
+            #expect(try await store.listJobs(JobFilter(state: "dead")).count == 1)
+            let detail = try #require(try await store.eventDetail(id: "e1"))
+            #expect(detail.jobs.map(\.generation) == [0, 1])
         }
     }
 }

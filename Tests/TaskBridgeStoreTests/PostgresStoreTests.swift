@@ -59,7 +59,7 @@ struct PostgresStoreTests {
             try await old.close()
 
             let store = try await Self.open(url)
-            #expect(try await store.schemaVersion() == 2)
+            #expect(try await store.schemaVersion() == PostgresSchema.version)
             #expect(try await store.listEvents(EventFilter()).map(\.id) == ["e1"])
             let claimed = try #require(try await store.claimJobs(target: "gc", limit: 10, owner: "w", nowMillis: 10_000, leaseMillis: 60_000).first)
             #expect(try await store.update(JobUpdate(jobSeq: claimed.seq, fence: claimed.fence, change: .succeeded(outputs: [:]), nowMillis: 10_001)))

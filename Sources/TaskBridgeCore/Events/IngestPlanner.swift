@@ -79,7 +79,7 @@ public struct IngestPlanner: Sendable {
 
 /// An accepted event and its planned jobs, ready to be committed in one transaction.
 public struct PlannedEvent: Sendable {
-    public enum Status: String, Sendable {
+    public enum Status: String, Sendable, CaseIterable {
         /// Matched at least one rule; its jobs carry the work.
         case planned
         /// Matched no rule; stored for inspection and replay.

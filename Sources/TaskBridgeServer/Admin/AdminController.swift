@@ -98,6 +98,9 @@ struct AdminController: Sendable {
 
     func listEvents(_ request: Request) async throws -> Response {
         let q = request.uri.queryParameters
+        if let s = q.get("status"), !Self.eventStatuses.contains(s) {
+            throw AdminInputError(message: "status must be one of \(Self.eventStatuses.joined(separator: ", "))")
+        }
         if let d = q.get("delivery"), DeliveryStatus(rawValue: d) == nil {
             throw AdminInputError(message: "delivery must be one of \(DeliveryStatus.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -117,6 +120,8 @@ struct AdminController: Sendable {
     }
 
     var taskLinks: [String: TaskLinkTemplate] { runtime.config.targets.compactMapValues(\.taskLink) }
+
+    static let eventStatuses = PlannedEvent.Status.allCases.map(\.rawValue)
 
     func listTargets() async throws -> Response {
         let stats = try await runtime.store.queueStats(nowMillis: WallClock.nowMillis())

@@ -21,7 +21,7 @@ extension PostgresStore {
                    orderingKey: row.string("ordering_key"), state: row.string("state") ?? "", step: row.int("step") ?? 0,
                    attempts: row.int("attempts") ?? 0, dueAtMillis: row.int64("due_at") ?? 0, createdAtMillis: row.int64("created_at") ?? 0,
                    updatedAtMillis: row.int64("updated_at") ?? 0, lastError: row.string("last_error"), outputs: row.string("outputs") ?? "{}",
-                   ruleVersion: row.string("rule_version") ?? "")
+                   ruleVersion: row.string("rule_version") ?? "", generation: row.int("generation") ?? 0)
     }
 
     public func eventDetail(id: String) async throws -> EventDetail? {

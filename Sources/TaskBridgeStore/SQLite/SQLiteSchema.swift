@@ -45,6 +45,9 @@ enum SQLiteSchema {
         )
         """,
         "CREATE INDEX IF NOT EXISTS events_received ON events (received_at)",
+        // The console's search by delivery id (a dedupe key without its source). Every
+        // open runs these statements, so an existing database gets it without a new version.
+        "CREATE INDEX IF NOT EXISTS events_dedupe_key ON events (dedupe_key)",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             seq INTEGER PRIMARY KEY,

@@ -26,7 +26,7 @@ extension SQLiteStore {
                    createdAtMillis: Int64(row.column("created_at")?.integer ?? 0),
                    updatedAtMillis: Int64(row.column("updated_at")?.integer ?? 0),
                    lastError: row.column("last_error")?.string, outputs: row.column("outputs")?.string ?? "{}",
-                   ruleVersion: row.column("rule_version")?.string ?? "")
+                   ruleVersion: row.column("rule_version")?.string ?? "", generation: row.column("generation")?.integer ?? 0)
     }
 
     public func eventDetail(id: String) async throws -> EventDetail? {
