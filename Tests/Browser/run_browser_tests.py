@@ -791,6 +791,36 @@ def t_console_mobile_dark(env):
         env.viewport(1280, 900)
 
 
+def t_console_keyboard(env):
+    """The console without a mouse: the skip link, the nav, and focus on each new page."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    env.route("#/events")
+    env.driver.refresh()  # a fresh page: Tab starts from the top
+    env.wait_css("#events-table")
+    ActionChains(env.driver).send_keys(Keys.TAB).perform()
+    check(env.js("return document.activeElement.classList.contains('skip')"),
+          f"the first Tab does not reach the skip link (focus on {env.js('return document.activeElement.outerHTML.slice(0, 120)')!r})")
+    ActionChains(env.driver).send_keys(Keys.ENTER).perform()
+    env.wait(lambda _: env.js("return document.activeElement.id") == "main", "Enter on the skip link to focus #main")
+    check(env.path().endswith("/admin/") and env.js("return location.hash").startswith("#/events"),
+          f"the skip link changed the page: {env.driver.current_url}")
+    # Tab from the skip link to the Dead letters link, then Enter: a real link, reachable by keyboard.
+    env.js("document.querySelector('.skip').focus()")
+    for _ in range(12):
+        ActionChains(env.driver).send_keys(Keys.TAB).perform()
+        if env.js("return document.activeElement.dataset.nav === 'dead-letters'"):
+            break
+    check(env.js("return document.activeElement.dataset.nav === 'dead-letters'"), "Tab never reached the Dead letters link")
+    outline = env.js("return getComputedStyle(document.activeElement).outlineStyle")
+    check(outline not in ("none", ""), f"the focused link shows no outline (outline-style {outline!r})")
+    ActionChains(env.driver).send_keys(Keys.ENTER).perform()
+    env.wait_css("#dead-table", "the dead letters page after Enter on its link")
+    env.wait(lambda _: env.js("return document.activeElement.id") == "main", "focus on #main after the route change")
+    env.wait_css('a[data-nav="dead-letters"][aria-current="page"]', "the Dead letters link marked current")
+    env.check_no_page_errors()
+
+
 TESTS = [
     ("console_sign_in_wrong_token", t_console_sign_in_wrong_token),
     ("console_sign_in", t_console_sign_in),
@@ -805,6 +835,7 @@ TESTS = [
     ("widget_disallowed_origin", t_widget_disallowed_origin),
     ("widget_keyboard", t_widget_keyboard),
     ("console_mobile_dark", t_console_mobile_dark),
+    ("console_keyboard", t_console_keyboard),
 ]
 
 

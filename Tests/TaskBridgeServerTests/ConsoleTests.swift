@@ -189,7 +189,9 @@ import TaskBridgeTestSupport
             #expect(again.status.code == 304)
             #expect(again.body.readableBytes == 0)
             #expect(widget.text.contains("TaskBridgeWidget"))
-            #expect(widget.body.readableBytes < 12_000, "README states the size: keep it small")
+            let readme = String(decoding: Fixtures.repositoryFile("README.md"), as: UTF8.self)
+            let stated = readme.firstMatch(of: /\* Size: ([0-9,]+) bytes/).map { Int($0.1.replacing(",", with: "")) }
+            #expect(stated == widget.body.readableBytes, "README.md states the widget's size; keep it true")
         }
         let noWidget = #"""
             {"sources": {"github": {"kind": "github", "secrets": [{"env": "TEST_GH_SECRET"}]}}, "targets": {}, "rules": []}

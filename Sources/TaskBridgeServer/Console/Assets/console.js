@@ -4,8 +4,9 @@
 (() => {
   'use strict';
 
-  const base = location.pathname.replace(/\/admin(\/.*)?$/, '');
-  const API = base + '/admin/api/';
+  // The page is always served at <prefix>/admin/, so addresses relative to it need no
+  // knowledge of the prefix (which may itself contain "/admin").
+  const API = 'api/';
   const PAGE = 50;
   const POLL_MS = 5000;
   const main = document.getElementById('main');
@@ -198,7 +199,7 @@
         throw new ApiError(`Cannot reach TaskBridge (${(e && e.message) || 'network error'}).`);
       }
       if (res.status === 401) {
-        location.assign(base + '/admin/login');
+        location.assign('login');
         throw HALT;
       }
       let body = null;
@@ -695,9 +696,12 @@
     document.title = `${v.heading ? v.heading(r) : v.title} · TaskBridge console`;
     const body = h('div', { class: 'view-body', 'aria-busy': 'true' }, h('p', { class: 'muted' }, 'Loading…'));
     const form = v.filters ? filterForm(v, r.params) : null;
+    // On the first page of a visit focus stays at the top (Tab reaches the skip link);
+    // after a route change it moves to the new page.
+    const first = cur === null;
     cur = { route: r, key: r.key, view: v, body, form, seq: 0, last: '', data: null, open: new Map(), shown: 0, failedMsg: '' };
     main.replaceChildren(frag(h('h1', {}, v.heading ? v.heading(r) : v.title), form, v.tools ? v.tools(r) : null, body));
-    main.focus();
+    if (!first) main.focus();
     refresh();
   }
 

@@ -144,8 +144,11 @@ async function submit() {
   // One key per message: a resend after a failure is stored once.
   const sig = JSON.stringify(body);
   if (!key || sig !== keyFor) { key = newKey(); keyFor = sig; }
-  if (/^https?:/.test(location.href)) body.page = location.href.slice(0, 2048);
-  if (trap) body[hp] = trap.value;
+  // Where the visitor was, without query or fragment: those can carry reset tokens or OAuth codes.
+  if (/^https?:$/.test(location.protocol)) body.page = (location.origin + location.pathname).slice(0, 2048);
+  // Only a filled trap is sent: people leave it empty, and a server whose honeypot is
+  // renamed or off would refuse an empty field it does not know.
+  if (trap && trap.value) body[hp] = trap.value;
   busy = send.disabled = true;
   say('Sending\u2026');
   const ctl = new AbortController(), timer = setTimeout(() => ctl.abort(), 15000);
