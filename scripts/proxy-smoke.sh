@@ -74,7 +74,8 @@ cat >"$tmp/taskbridge.json" <<'JSON'
     "trustedProxies": ["127.0.0.1/32"]
   },
   "sources": {
-    "github": { "kind": "github", "secrets": [{ "env": "TB_SMOKE_GITHUB_SECRET" }] }
+    "github": { "kind": "github", "secrets": [{ "env": "TB_SMOKE_GITHUB_SECRET" }] },
+    "widget": { "kind": "widget", "allowedOrigins": ["https://www.example.com"] }
   },
   "targets": {
     "groupchat": {
@@ -257,7 +258,20 @@ expect_refused 403 //taskbridge//admin/api/events "admin API with doubled slashe
 expect_refused 403 /taskbridge/hooks/../admin/api/events "admin API via /hooks/.."
 expect_refused 403 /taskbridge/metrics "metrics"
 expect_refused 403 /taskbridge/metrics/ "metrics with a slash"
+expect_refused 403 /taskbridge/admin/ "console"
+expect_refused 403 /taskbridge/admin/login "console sign-in"
 expect_refused 404 /taskbridge/nope "unknown path"
+
+# --- 6b. the widget's script is public, cached and revalidated --------------------------
+code=$(curl -sS -D "$tmp/widget.headers" -o "$tmp/widget.js" -w '%{http_code}' "$proxied/widget.js")
+[[ $code == 200 ]] || fail "/widget.js through nginx: HTTP $code, expected 200"
+grep -qi '^content-type: text/javascript' "$tmp/widget.headers" || fail "/widget.js through nginx: not text/javascript: $(cat "$tmp/widget.headers")"
+etag=$(awk 'tolower($1) == "etag:" {print $2}' "$tmp/widget.headers" | tr -d '\r')
+[[ -n $etag ]] || fail "/widget.js through nginx has no ETag: $(cat "$tmp/widget.headers")"
+grep -q 'TaskBridgeWidget' "$tmp/widget.js" || fail "/widget.js through nginx is not the widget"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$proxied/widget.js")
+[[ $code == 304 ]] || fail "/widget.js with If-None-Match $etag through nginx: HTTP $code, expected 304"
+echo "ok: /widget.js through nginx → 200 with ETag $etag, then 304"
 [[ $(curl -sS -o /dev/null -w '%{http_code}' "$proxied/readyz") == 200 ]] || fail "/readyz through nginx did not answer 200"
 echo "ok: /healthz and /readyz through nginx → 200"
 [[ $(curl -sS -o /dev/null -w '%{http_code}' "$direct/taskbridge/admin/api/events") == 401 ]] \
