@@ -165,13 +165,14 @@ import TaskBridgeTestSupport
     }
 
     @Test func aRunPastMaxRunMinutesFails() async throws {
-        try await withAgents(coder: #", "maxRunMinutes": 0.02"#) { w in
+        try await withAgents(coder: #", "maxRunMinutes": 0.05"#) { w in
             w.posthog.mutate { $0.nextRunScripts = [.stuckQueued] }
             let run = try w.delegate("Slow one")
             #expect(await eventually { w.status(run) == "ERROR" })
             let bodies = (w.groupchat.agentRun(run)?["activity"]?.arrayValue ?? []).compactMap { $0["body"]?.stringValue }
-            #expect(bodies.last?.contains("longer than 0.02 minutes (maxRunMinutes)") == true, "\(bodies)")
-            #expect(w.posthog.project()?.runs.count == 1)
+            #expect(bodies.last?.contains("longer than 0.05 minutes (maxRunMinutes)") == true, "\(bodies)")
+            // Under load the 3 s can pass before the PostHog run is even made; never more than one.
+            #expect((w.posthog.project()?.runs.count ?? 0) <= 1)
         }
     }
 
