@@ -35,11 +35,16 @@ enum JobSQL {
     }()
 
     /// Events that can have `delivery`, found from the jobs side (`jobs_state` and
-    /// `jobs_open` indexes) so a filter for a rare status does not walk every event.
+    /// `jobs_open` indexes) or the event's own status, so a filter for a rare status does
+    /// not work out every event's status.
     static func deliveryCandidates(_ delivery: String) -> String? {
         switch delivery {
         case DeliveryStatus.dead.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state = '\(JobState.dead.rawValue)')"
-        case DeliveryStatus.failed.rawValue, DeliveryStatus.planned.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state IN (\(openStates)))"
+        case DeliveryStatus.failed.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state IN (\(openStates)) AND last_error IS NOT NULL)"
+        case DeliveryStatus.planned.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state IN (\(openStates)))"
+        case DeliveryStatus.delivered.rawValue: "e.seq IN (SELECT event_seq FROM jobs WHERE state = '\(JobState.succeeded.rawValue)')"
+        // An event gets jobs only by being planned (at ingest, or by a replay, which marks it planned).
+        case DeliveryStatus.none.rawValue: "e.status <> '\(PlannedEvent.Status.planned.rawValue)'"
         default: nil
         }
     }

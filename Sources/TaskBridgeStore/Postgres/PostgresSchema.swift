@@ -142,9 +142,11 @@ enum PostgresSchema {
             """,
             "CREATE INDEX agent_calls_run ON agent_calls (run_id, seq)",
         ],
-        // 3: the console's search by delivery id (a dedupe key without its source).
+        // 3: the console's search by delivery id (a dedupe key without its source) and
+        // its newest-first list of one source.
         [
             "CREATE INDEX IF NOT EXISTS events_dedupe_key ON events (dedupe_key)",
+            "CREATE INDEX IF NOT EXISTS events_source ON events (source, seq)",
         ],
     ]
 }

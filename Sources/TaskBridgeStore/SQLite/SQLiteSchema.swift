@@ -45,9 +45,12 @@ enum SQLiteSchema {
         )
         """,
         "CREATE INDEX IF NOT EXISTS events_received ON events (received_at)",
-        // The console's search by delivery id (a dedupe key without its source). Every
-        // open runs these statements, so an existing database gets it without a new version.
+        // The console's search by delivery id (a dedupe key without its source), and its
+        // newest-first list of one source (without it, SQLite read every event of the
+        // source through the unique index and sorted them). Every open runs these
+        // statements, so an existing database gets them without a new version.
         "CREATE INDEX IF NOT EXISTS events_dedupe_key ON events (dedupe_key)",
+        "CREATE INDEX IF NOT EXISTS events_source ON events (source, seq)",
         """
         CREATE TABLE IF NOT EXISTS jobs (
             seq INTEGER PRIMARY KEY,
