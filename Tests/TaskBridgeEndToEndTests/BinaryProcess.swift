@@ -63,7 +63,14 @@ final class BinaryProcess: @unchecked Sendable {
         let out = output
         let port = portBox
         pipe.fileHandleForReading.readabilityHandler = { handle in
-            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            let data = handle.availableData
+            // End of file (the process exited): stop the dispatch source now. Left set, it
+            // fires on every turn of the event loop until the handle is freed under it.
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            let chunk = String(decoding: data, as: UTF8.self)
             out.withLock { $0 += chunk }
             guard port.withLock({ $0 == nil }) else { return }
             for line in out.withLock({ $0 }).split(separator: "\n") where line.contains("TaskBridge listening") {
