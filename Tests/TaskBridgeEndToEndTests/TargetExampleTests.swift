@@ -45,7 +45,9 @@ import TaskBridgeTestSupport
         try await groupchat.start()
         try await posthog.start()
         let dir = try Self.example("sentry-to-posthog", [(#""projectId": { "env": "POSTHOG_PROJECT_ID" }"#,
-                                                          #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}"#)])
+                                                          // Half the polls fail (chaos), and each failure doubles the
+                                                          // step's backoff: capped, or a dozen failures wait minutes.
+                                                          #""projectId": { "env": "POSTHOG_PROJECT_ID" }, "poll": {"initialSeconds": 0.3, "maxSeconds": 0.5}, "retry": {"initialDelaySeconds": 0.1, "maxDelaySeconds": 1}"#)])
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["SENTRY_CLIENT_SECRET": "e2e-sentry", "GROUPCHAT_BASE_URL": groupchat.baseURL, "GROUPCHAT_TOKEN": GroupChatFake.workspaceKey,
                    "POSTHOG_BASE_URL": posthog.baseURL, "POSTHOG_API_KEY": PostHogFake.personalKey, "POSTHOG_PROJECT_ID": "1",
