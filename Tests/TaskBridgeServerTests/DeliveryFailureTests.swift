@@ -214,4 +214,30 @@ import TaskBridgeTestSupport
             #expect(fake.tasks.filter { $0["completed"] == true }.count == 49)
         }
     }
+
+    /// A job a crash interrupted runs alone first; when that attempt fails, the job is a
+    /// suspect again and must be tried again (it was once left pending for good: the
+    /// dispatcher had looked for suspects while this one ran and found none).
+    @Test func aSuspectWhoseAttemptFailsIsTriedAgain() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tb-suspect-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fake = GroupChatFake()
+        // First life: the event is stored and its job claimed, and the process "dies" holding it.
+        try await withBridge(fake: fake, dispatcher: false, directory: dir) { bridge async throws in
+            #expect(try await bridge.sentry(issue, resource: "issue", requestID: "suspect-1").status.code == 202)
+            let held = try await bridge.store.claimJobs(target: "groupchat", limit: 10, owner: "dead-process",
+                                                        nowMillis: WallClock.nowMillis(), leaseMillis: 3_600_000)
+            #expect(held.count == 1)
+        }
+        // Second life: start-up recovery takes the job back as a suspect; its lone attempts fail until GroupChat recovers.
+        fake.refuseEverything(status: 500, message: "Internal error (injected)")
+        try await fake.start()
+        try await withBridge(fake: fake, dispatcher: true, directory: dir) { bridge async throws in
+            let retried = try await eventually { (try await bridge.store.listJobs(JobFilter()).first?.attempts ?? 0) >= 2 }
+            #expect(retried, "the suspect is retried while it fails: \(fake.requests.map { "\($0.method) \($0.path) \($0.status ?? 0)" })")
+            fake.stopRefusing()
+            #expect(await eventually { fake.tasks.count == 1 }, "and delivered once GroupChat answers")
+            #expect(try await eventually { try await bridge.store.listJobs(JobFilter(state: "succeeded")).count == 1 })
+        }
+    }
 }

@@ -119,7 +119,10 @@ public final class Dispatcher: Service, Sendable {
 
     /// Starts one claimed job under its lease: the runner's task is cancelled the moment
     /// the lease is lost, and the job's send guard is that lease.
-    private func start(_ job: ClaimedJob, event: StoredEvent?, group: inout DiscardingTaskGroup) {
+    /// `suspect`: the job runs alone after a crash. When its run ends the store is asked
+    /// for suspects again: a suspect whose attempt failed is pending again, and the look
+    /// taken while it ran (it was running then) found none and cleared the flag.
+    private func start(_ job: ClaimedJob, event: StoredEvent?, suspect: Bool = false, group: inout DiscardingTaskGroup) {
         inFlight.add(1, ordering: .relaxed)
         let lease = keeper.register(job)
         let slot = JobRunner.EventSlot(event)
@@ -130,6 +133,7 @@ public final class Dispatcher: Service, Sendable {
             lease.attach(task)
             await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
             self.keeper.unregister(lease)
+            if suspect { self.suspectsMayExist.store(true, ordering: .relaxed) }
             self.inFlight.subtract(1, ordering: .relaxed)
             self.runtime.wake.signal()
         }
@@ -161,7 +165,7 @@ public final class Dispatcher: Service, Sendable {
             }
             let events = try await runtime.store.events(seqs: [job.eventSeq])
             runtime.logger.notice("running a job alone: a crash cut its last run short", metadata: ["job": "\(job.id)", "target": "\(job.target)"])
-            start(job, event: events[job.eventSeq], group: &group)
+            start(job, event: events[job.eventSeq], suspect: true, group: &group)
         } catch {
             runtime.logger.error("cannot claim a suspect job", metadata: ["error": "\(error)"])
         }
