@@ -87,13 +87,24 @@ import TaskBridgeTestSupport
             let issues = 100
             var server = try BinaryProcess(config: ws.configPath, dataDir: ws.dataDir, environment: Workspace.environment)
             var web = WebClient(client: client, base: "http://127.0.0.1:\(try await server.waitUntilListening())")
-            for i in 0..<issues {
-                for (n, action) in ["created", "resolved"].enumerated() {
-                    let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("55\(i)")), ("action", .string(action))])
-                    let (status, _) = try await web.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
-                                                                                                 requestID: "crash-\(i)-\(n)"), body: body)
-                    #expect(status == 202)
+            // Eight lanes of issues at once (each issue's two events in order): posted one
+            // by one, the webhooks could arrive slower than they are delivered, and every
+            // kill below would come after the work was done.
+            let poster = web
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<8 {
+                    group.addTask {
+                        for i in stride(from: lane, to: issues, by: 8) {
+                            for (n, action) in ["created", "resolved"].enumerated() {
+                                let body = Fixtures.derived("sentry/issue.created.json", [("data.issue.id", .string("55\(i)")), ("action", .string(action))])
+                                let (status, _) = try await poster.post("/hooks/sentry", headers: Signed.sentry(body, secret: "e2e-sentry", resource: "issue",
+                                                                                                                requestID: "crash-\(i)-\(n)"), body: body)
+                                #expect(status == 202)
+                            }
+                        }
+                    }
                 }
+                try await group.waitForAll()
             }
             // Kill it repeatedly while it delivers, at fixed shares of the work (distinct
             // changes: an update re-sent after a kill is applied, and logged, again), so
