@@ -19,7 +19,7 @@ public struct ConsoleSession: Sendable, Hashable {
 
     /// A new session that lasts `lifetimeSeconds` from `now`.
     public static func issue(now: Double, lifetimeSeconds: Double, random: [UInt8]) -> ConsoleSession {
-        ConsoleSession(id: hex(random), expiresAt: Int64((now + lifetimeSeconds).rounded(.down)))
+        ConsoleSession(id: Hex.lowercase(random), expiresAt: Int64((now + lifetimeSeconds).rounded(.down)))
     }
 
     /// The cookie value: `v1.<id>.<expiresAt>.<mac>`.
@@ -57,15 +57,7 @@ public struct ConsoleSession: Sendable, Hashable {
     }
 
     static func mac(_ text: String, key: SymmetricKey) -> String {
-        hex(Array(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key)))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
+        Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key))
     }
 
     static func isLowerHex(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x61...0x66).contains(c) }

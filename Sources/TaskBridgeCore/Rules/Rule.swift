@@ -22,7 +22,7 @@ public struct Rule: Sendable {
 
     static func hash(_ canonical: String) -> String {
         let digest = SHA256.hash(data: Array(canonical.utf8))
-        return digest.prefix(12).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        return Hex.lowercase(digest.prefix(12))
     }
 
     /// The ordering key template: explicit, or else the link key of the first step that

@@ -28,10 +28,7 @@ public enum HMACSignature {
     /// Hex HMAC-SHA256, for signing test requests and benchmark traffic.
     public static func sign(_ body: [UInt8], secret: Secret) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: body, using: SymmetricKey(data: secret.bytes))
-        return mac.map { byte in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
+        return Hex.lowercase(mac)
     }
 
     static func decodeHex(_ s: Substring) -> [UInt8]? {

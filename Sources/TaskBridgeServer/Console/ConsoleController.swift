@@ -95,9 +95,7 @@ struct ConsoleController: Sendable {
         guard let fields = await form(request) else {
             return loginPage(request, context, error: "The sign-in form could not be read; try again.", status: .badRequest)
         }
-        var random = [UInt8](repeating: 0, count: 16)
-        var generator = SystemRandomNumberGenerator()
-        for i in random.indices { random[i] = generator.next() }
+        let random = Hex.randomBytes(16)
         let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         switch runtime.adminAuth.signIn(given: token, client: runtime.clientIP(request, context), now: now, random: random) {
         case .success(let session):

@@ -2,6 +2,7 @@ import Foundation
 import Crypto
 import Hummingbird
 import NIOCore
+import TaskBridgeCore
 
 /// A file shipped inside the binary (SwiftPM `embedInCode` resources), served with an
 /// ETag so browsers revalidate it cheaply: `If-None-Match` with the current tag is a 304.
@@ -14,7 +15,7 @@ struct StaticAsset: Sendable {
     init(_ bytes: [UInt8], contentType: String) {
         self.bytes = bytes
         self.contentType = contentType
-        self.etag = "\"" + SHA256.hash(data: bytes).prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined() + "\""
+        self.etag = "\"" + Hex.lowercase(SHA256.hash(data: bytes).prefix(16)) + "\""
     }
 
     var text: String { String(decoding: bytes, as: UTF8.self) }

@@ -56,7 +56,7 @@ final class JobRunner: Sendable {
         var material = "\(source)|\(dedupeKey ?? eventId)|\(ruleId)|\(step)"
         if generation > 0 { material += "|replay \(generation)" }
         let digest = SHA256.hash(data: Array(material.utf8))
-        return "tb_" + digest.prefix(16).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        return "tb_" + Hex.lowercase(digest.prefix(16))
     }
 
     /// Records an outcome under the job's claim. Returns `false` when it was not

@@ -9,18 +9,13 @@ struct DemoSetup: Sendable {
     let directory: String
     let examples: String
     let fakeURL: String
-    let adminToken = DemoSetup.randomToken()
-    let githubSecret = DemoSetup.randomToken()
-    let sentrySecret = DemoSetup.randomToken()
+    let adminToken = Hex.randomToken(bytes: 24)
+    let githubSecret = Hex.randomToken(bytes: 24)
+    let sentrySecret = Hex.randomToken(bytes: 24)
 
     var environment: [String: String] {
         ["DEMO_GITHUB_SECRET": githubSecret, "DEMO_SENTRY_SECRET": sentrySecret,
          "DEMO_GROUPCHAT_TOKEN": GroupChatFake.workspaceKey, "DEMO_ADMIN_TOKEN": adminToken]
-    }
-
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }
 
     /// `--examples`, else `./examples`, else the folder next to the binary's repository
