@@ -42,7 +42,7 @@ public struct TaskLinkTemplate: Sendable, Hashable {
             default: return nil
             }
             guard !value.isEmpty else { return nil }
-            out = out.replacingAll("{\(name)}", with: Self.percentEncoded(value))
+            out.replace("{\(name)}", with: Self.percentEncoded(value))
         }
         return out
     }
@@ -61,18 +61,4 @@ public struct TaskLinkTemplate: Sendable, Hashable {
 
 public struct TaskLinkError: Error, Sendable {
     public let message: String
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var result = ""
-        var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            result += rest[..<r.lowerBound]
-            result += replacement
-            rest = rest[r.upperBound...]
-        }
-        return result + rest
-    }
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Hummingbird
 import Synchronization
 import TaskBridgeCore
 
@@ -61,24 +62,22 @@ final class AdminAuth: Sendable {
         }
         if mutating {
             if let refusal = Self.crossSite(headers) { return .failure(refusal) }
-            guard session.acceptsCSRF(headers[Self.csrfHeader], adminToken: token) else {
+            guard session.acceptsCSRF(headers[.xCSRFToken], adminToken: token) else {
                 return .failure(.forbidden("missing or wrong CSRF token: console requests that change something must send X-CSRF-Token"))
             }
         }
         return .success(.session(session))
     }
 
-    static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
-
     /// A browser's own word that the request came from another site (`Sec-Fetch-Site`).
     static func crossSite(_ headers: HTTPFields) -> Refusal? {
-        guard let site = headers[HTTPField.Name("Sec-Fetch-Site")!]?.lowercased() else { return nil }
+        guard let site = headers[.secFetchSite]?.lowercased() else { return nil }
         return site == "same-origin" || site == "none" ? nil : .forbidden("cross-site requests to the console are refused")
     }
 
     /// The signed-in session the request's cookie names, if any and still valid.
     func session(_ headers: HTTPFields, now: Double) -> ConsoleSession? {
-        guard let token, let value = Self.cookie(Self.cookieName, in: headers[values: .cookie]),
+        guard let token, let value = Cookies(from: headers[values: .cookie])[Self.cookieName]?.value,
               let session = ConsoleSession.verify(value, adminToken: token, now: now) else { return nil }
         let issuedAt = session.expiresAt - Int64(Self.sessionSeconds)
         return revoked.withLock { $0.ids[session.id] == nil && issuedAt >= $0.issuedBefore } ? session : nil
@@ -118,25 +117,5 @@ final class AdminAuth: Sendable {
     /// never sent cross-site, `Secure` when the client came over https.
     static func setCookie(_ value: String, path: String, secure: Bool, maxAge: Int) -> String {
         "\(cookieName)=\(value); Path=\(path); Max-Age=\(maxAge); HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "")
-    }
-
-    /// The value of cookie `name` in `Cookie` headers (`a=1; b=2`).
-    static func cookie(_ name: String, in headers: [String]) -> String? {
-        for header in headers {
-            for pair in header.split(separator: ";") {
-                let kv = pair.split(separator: "=", maxSplits: 1)
-                if kv.count == 2, kv[0].trimmingCharacters(in: " ") == name { return String(kv[1]).trimmingCharacters(in: " ") }
-            }
-        }
-        return nil
-    }
-}
-
-private extension StringProtocol {
-    func trimmingCharacters(in set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s = s.dropFirst() }
-        while s.last == set { s = s.dropLast() }
-        return String(s)
     }
 }

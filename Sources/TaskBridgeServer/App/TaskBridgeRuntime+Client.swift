@@ -16,7 +16,7 @@ extension TaskBridgeRuntime {
     /// Whether the client reached a trusted proxy over https.
     func isHTTPS(_ request: Request, _ context: TaskBridgeRequestContext) -> Bool {
         clientResolver.isHTTPS(peer: context.remoteAddress?.ipAddress,
-                               forwardedProto: request.headers[values: HTTPField.Name("X-Forwarded-Proto")!],
+                               forwardedProto: request.headers[values: .xForwardedProto],
                                forwarded: request.headers[values: .forwarded])
     }
 }

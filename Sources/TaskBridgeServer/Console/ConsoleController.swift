@@ -37,9 +37,8 @@ struct ConsoleController: Sendable {
     }
 
     static let pageHeaders: HTTPFields = [
-        .contentSecurityPolicy: contentSecurityPolicy, .xContentTypeOptions: "nosniff", HTTPField.Name("X-Frame-Options")!: "DENY",
-        HTTPField.Name("Referrer-Policy")!: "no-referrer", .cacheControl: "no-store",
-        HTTPField.Name("Cross-Origin-Opener-Policy")!: "same-origin",
+        .contentSecurityPolicy: contentSecurityPolicy, .xContentTypeOptions: "nosniff", .xFrameOptions: "DENY",
+        .referrerPolicy: "no-referrer", .cacheControl: "no-store", .crossOriginOpenerPolicy: "same-origin",
     ]
 
     static func redirect(_ location: String, headers extra: HTTPFields = [:]) -> Response {
@@ -96,19 +95,20 @@ struct ConsoleController: Sendable {
             return loginPage(request, context, error: "The sign-in form could not be read; try again.", status: .badRequest)
         }
         let random = Hex.randomBytes(16)
+        let client = runtime.clientIP(request, context)
         let token = (fields["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        switch runtime.adminAuth.signIn(given: token, client: runtime.clientIP(request, context), now: now, random: random) {
+        switch runtime.adminAuth.signIn(given: token, client: client, now: now, random: random) {
         case .success(let session):
             let value = session.cookieValue(adminToken: runtime.adminAuth.token ?? Secret(""))
             let cookie = AdminAuth.setCookie(value, path: cookiePath, secure: runtime.isHTTPS(request, context),
                                              maxAge: Int(AdminAuth.sessionSeconds))
-            runtime.logger.notice("console sign-in", metadata: ["client": "\(runtime.clientIP(request, context))"])
+            runtime.logger.notice("console sign-in", metadata: ["client": "\(client)"])
             return Self.redirect(consolePath, headers: [.setCookie: cookie])
         case .failure(.throttled(let after)):
             return loginPage(request, context, error: "Too many wrong tokens from this address; try again in \(after) s.",
                              status: .tooManyRequests, headers: [.retryAfter: "\(after)"])
         case .failure(.unauthenticated(let why)):
-            runtime.logger.warning("console sign-in refused: wrong token", metadata: ["client": "\(runtime.clientIP(request, context))"])
+            runtime.logger.warning("console sign-in refused: wrong token", metadata: ["client": "\(client)"])
             return loginPage(request, context, error: why, status: .unauthorized)
         case .failure(let other):
             return loginPage(request, context, error: "\(other)", status: .forbidden)

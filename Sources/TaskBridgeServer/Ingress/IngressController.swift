@@ -168,9 +168,3 @@ struct BodyReservation {
         held = 0
     }
 }
-
-extension HTTPField.Name {
-    static let forwarded = HTTPField.Name("Forwarded")!
-    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
-    static let xRealIP = HTTPField.Name("X-Real-IP")!
-}

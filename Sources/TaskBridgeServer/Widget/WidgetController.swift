@@ -17,7 +17,7 @@ struct WidgetController: Sendable {
         }
         return ConsoleAssets.widget.response(request, cacheControl: "public, max-age=86400, stale-while-revalidate=604800", headers: [
             // Host pages that isolate themselves (COEP) may still load it.
-            HTTPField.Name("Cross-Origin-Resource-Policy")!: "cross-origin",
+            .crossOriginResourcePolicy: "cross-origin",
         ])
     }
 }
